@@ -1,0 +1,68 @@
+"""The `creditbot` command: one subcommand per module, each registering its own parser.
+
+A command module exposes `register(subparsers)` which adds a parser whose `func(args) -> int`
+runs it; the return value is the process exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from types import ModuleType
+
+from bot.config import Settings
+from bot.logs import configure_logging
+from storage.db import create_engine, upgrade
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    settings = Settings.from_env()
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    async def run() -> None:
+        engine = create_engine(Settings.from_env().effective_database_url)
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(run())
+    print("database is up to date")
+    return 0
+
+
+def _register_core(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser("serve", help="start the service (CREDITBOT_DEMO=1 for demo mode)")
+    serve.set_defaults(func=_serve)
+    db = subparsers.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply all migrations").set_defaults(func=_db_upgrade)
+
+
+def _command_modules() -> list[ModuleType]:
+    return []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="creditbot", description="信用代证 service assistant")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _register_core(subparsers)
+    for module in _command_modules():
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""HTML and PDF rendering of a report (Jinja2 + WeasyPrint).
+
+The HTML is self-contained (CSS inlined, QR code as a data URI) so that the same string can be
+rendered anywhere, and the benchmark can time the raw WeasyPrint render of exactly that HTML.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+
+import qrcode
+import weasyprint
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from qrcode.image.svg import SvgPathImage
+
+from core.domains import DOMAINS
+from core.records import EntityInfo, RecordKind
+from core.report import KIND_ORDER, Report, ReportItem, assemble_report, cn_date
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+ATTACHMENT_NAME = "creditbot-report.json"
+ISSUER = "专项信用报告服务平台（creditbot）"
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    css: str = ""
+    note: str = ""
+
+
+def _date_cell(day: date | None) -> Cell:
+    return Cell(day.isoformat() if day else "—", "date")
+
+
+def _detail(item: ReportItem, label: str) -> str:
+    return dict(item.details).get(label) or "—"
+
+
+def _penalty_cells(item: ReportItem) -> list[Cell]:
+    kind_and_content = "：".join(
+        part for part in (dict(item.details).get("处罚类别"), dict(item.details).get("处罚内容")) if part
+    )
+    return [
+        Cell(item.doc_no, note="简易程序" if item.procedure == "简易程序" else ""),
+        _date_cell(item.decision_date),
+        Cell(_detail(item, "违法行为类型")),
+        Cell(kind_and_content or "—"),
+        Cell(dict(item.details).get("处罚机关") or item.source_dept),
+    ]
+
+
+def _enforcement_cells(item: ReportItem) -> list[Cell]:
+    return [
+        Cell(item.doc_no),
+        _date_cell(item.decision_date),
+        Cell(_detail(item, "强制类别")),
+        Cell(_detail(item, "强制内容")),
+        Cell(dict(item.details).get("实施机关") or item.source_dept),
+        _date_cell(item.end_date),
+    ]
+
+
+def _list_cells(item: ReportItem) -> list[Cell]:
+    return [
+        Cell(_detail(item, "名单名称"), note=item.doc_no),
+        Cell(_detail(item, "列入事由")),
+        Cell(dict(item.details).get("认定部门") or item.source_dept),
+        _date_cell(item.decision_date),
+        _date_cell(item.end_date),
+    ]
+
+
+def _judgment_cells(item: ReportItem) -> list[Cell]:
+    return [
+        Cell(item.doc_no),
+        _date_cell(item.decision_date),
+        Cell(_detail(item, "案由")),
+        Cell(_detail(item, "判决结果")),
+        Cell(dict(item.details).get("审判法院") or item.source_dept),
+    ]
+
+
+_COLUMNS: dict[RecordKind, tuple[tuple[str, ...], Callable[[ReportItem], list[Cell]]]] = {
+    RecordKind.PENALTY: (
+        ("决定书文号", "决定日期", "违法行为类型", "处罚类别及内容", "处罚机关"),
+        _penalty_cells,
+    ),
+    RecordKind.ENFORCEMENT: (
+        ("决定书文号", "决定日期", "强制类别", "强制内容", "实施机关", "解除日期"),
+        _enforcement_cells,
+    ),
+    RecordKind.LIST: (("名单名称", "列入事由", "认定部门", "列入日期", "移出日期"), _list_cells),
+    RecordKind.JUDGMENT: (("裁判文书号", "判决日期", "案由", "判决结果", "审判法院"), _judgment_cells),
+}
+
+
+@dataclass(frozen=True)
+class DetailTable:
+    kind: RecordKind
+    items: tuple[ReportItem, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return _COLUMNS[self.kind][0]
+
+    def cells(self, item: ReportItem) -> list[Cell]:
+        return _COLUMNS[self.kind][1](item)
+
+
+_ORDINALS = "一二三四五六七八九十"
+
+
+def _cn_datetime(moment: datetime) -> str:
+    return f"{cn_date(moment.date())} {moment:%H:%M:%S}"
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cn_date"] = cn_date
+    env.filters["cn_datetime"] = _cn_datetime
+    env.filters["cn_ordinal"] = lambda n: _ORDINALS[n - 1]
+    return env
+
+
+def qr_data_uri(url: str) -> str:
+    image = qrcode.make(url, image_factory=SvgPathImage, box_size=10, border=1)
+    svg = image.to_string(encoding="unicode")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def verify_url(base_url: str, report_no: str, code: str) -> str:
+    return f"{base_url.rstrip('/')}/v/{report_no}?code={code}"
+
+
+def render_html(report: Report, *, code: str, base_url: str) -> str:
+    tables = [DetailTable(k, report.items_of(k)) for k in KIND_ORDER if report.items_of(k)]
+    return (
+        _environment()
+        .get_template("report.html")
+        .render(
+            r=report,
+            code=code,
+            kinds=KIND_ORDER,
+            detail_tables=tables,
+            qr_data_uri=qr_data_uri(verify_url(base_url, report.report_no, code)),
+            verify_base=f"{base_url.rstrip('/')}/v/{report.report_no}",
+            issuer=ISSUER,
+        )
+    )
+
+
+def html_to_pdf(html: str, envelope_json: bytes | None = None) -> bytes:
+    """WeasyPrint render; the signed content travels inside the PDF as an attachment."""
+    attachments = []
+    if envelope_json is not None:
+        attachments.append(
+            weasyprint.Attachment(
+                string=envelope_json,
+                name=ATTACHMENT_NAME,
+                description="专项信用报告签名数据（Ed25519）",
+                relationship="Data",
+            )
+        )
+    return weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf(attachments=attachments)
+
+
+def warm_up() -> None:
+    """Load templates and the CJK font once, so the first real report is not the slow one."""
+    issued = datetime(2025, 1, 2, tzinfo=UTC)
+    entity = EntityInfo(uscc="91140000000000000X", name="预热", entity_type="企业", legal_rep="预热")
+    report = assemble_report(
+        entity, [], date(2024, 1, 1), date(2024, 12, 31), DOMAINS[:2], report_no="SX0", issued_at=issued
+    )
+    html_to_pdf(render_html(report, code="AAAAAAAA", base_url="http://localhost"), b"{}")

@@ -46,7 +46,9 @@ def _register_core(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _command_modules() -> list[ModuleType]:
-    return []
+    from bot import report_cli
+
+    return [report_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

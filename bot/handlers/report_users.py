@@ -1,0 +1,145 @@
+"""HTTP routes for people and machines that hold a report: keys, verification, upload check, download.
+
+Thin by design: the decisions live in `bot.reports` and `core`. A wrong number and a wrong
+code get byte-identical answers, so the routes cannot be used to find out which reports exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from bot.ratelimit import RateLimiter
+from bot.reports import REPORTS, report_service_context
+from core.render import TEMPLATES_DIR
+from core.report_identity import normalize_report_no
+from storage.models import IssuedReport
+
+NOT_FOUND_MESSAGE = "未找到该报告，或核验码不正确。请核对报告编号和核验码（见报告首页）。"
+LIMITED_MESSAGE = "查询过于频繁，请稍后再试。"
+
+LIMITER = web.AppKey("report_rate_limiter", RateLimiter)
+
+
+@cache
+def _pages() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]))
+
+
+def _wants_json(request: web.Request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _page(status: int, **context: Any) -> web.Response:
+    html = _pages().get_template("verify.html").render(**context)
+    return web.Response(status=status, text=html, content_type="text/html", charset="utf-8")
+
+
+def _not_found(request: web.Request, report_no: str) -> web.Response:
+    if _wants_json(request):
+        return web.json_response({"error": {"code": "not_found", "message": NOT_FOUND_MESSAGE}}, status=404)
+    return _page(404, state="not_found", report_no=report_no, message=NOT_FOUND_MESSAGE)
+
+
+@web.middleware
+async def _rate_limit(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path.startswith(("/v/", "/r/")) and not request.app[LIMITER].allow(request.remote or ""):
+        if _wants_json(request) or request.method == "POST":
+            return web.json_response(
+                {"error": {"code": "rate_limited", "message": LIMITED_MESSAGE}}, status=429
+            )
+        return web.Response(status=429, text=LIMITED_MESSAGE, content_type="text/plain", charset="utf-8")
+    return await handler(request)
+
+
+def verification_json(row: IssuedReport, valid: bool) -> dict[str, Any]:
+    content = json.loads(row.content_json)
+    return {
+        "report_no": row.report_no,
+        "valid": valid,
+        "entity": {"uscc": content["entity"]["uscc"], "name": content["entity"]["name"]},
+        "period": {"start": content["period"]["start"], "end": content["period"]["end"]},
+        "domains": [d["name"] for d in content["domains"]],
+        "issued_at": content["issued_at"],
+        "sha256": row.pdf_sha256,
+        "key_id": row.key_id,
+        "signature": row.signature,
+        "content": content,
+    }
+
+
+async def published_keys(request: web.Request) -> web.Response:
+    body = request.app[REPORTS].keys.published().to_json()
+    return web.json_response(body, headers={"Cache-Control": "public, max-age=300"})
+
+
+async def verify(request: web.Request) -> web.Response:
+    report_no = normalize_report_no(request.match_info["report_no"])
+    code = request.query.get("code", "")
+    if not code and not _wants_json(request):
+        return _page(200, state="form", report_no=report_no)
+    service = request.app[REPORTS]
+    row = await service.find(report_no, code)
+    if row is None:
+        return _not_found(request, report_no)
+    body = verification_json(row, service.is_intact(row))
+    if _wants_json(request):
+        return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return _page(200, state="found", r=body, code=row.verify_code)
+
+
+async def check_upload(request: web.Request) -> web.Response:
+    """Byte-for-byte comparison with the issued file; 'no match' looks the same for unknown numbers."""
+    report_no = normalize_report_no(request.match_info["report_no"])
+    digest = hashlib.sha256()
+    received = False
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        async for part in reader:
+            if getattr(part, "name", None) == "file":
+                received = True
+                while chunk := await part.read_chunk():  # type: ignore[union-attr]
+                    digest.update(chunk)
+                break
+    if not received:
+        return web.json_response(
+            {"error": {"code": "bad_request", "message": "请以 multipart 表单字段 file 上传 PDF 文件。"}},
+            status=400,
+        )
+    row = await request.app[REPORTS].get(report_no)
+    match = row is not None and row.pdf_sha256 == digest.hexdigest()
+    message = "上传文件与出具的报告完全一致。" if match else "上传文件与出具的报告不一致，或报告不存在。"
+    if "text/html" in request.headers.get("Accept", ""):
+        return _page(200, state="check", report_no=report_no, match=match, message=message)
+    return web.json_response({"report_no": report_no, "match": match, "message": message})
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    report_no = normalize_report_no(request.match_info["report_no"])
+    service = request.app[REPORTS]
+    row = await service.find(report_no, request.query.get("code", ""))
+    if row is None:
+        return _not_found(request, report_no)
+    return web.Response(
+        body=service.pdf_bytes(row),
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{row.report_no}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def setup(app: web.Application, per_minute: int = 30, burst: int = 20) -> None:
+    app.cleanup_ctx.append(report_service_context)
+    app[LIMITER] = RateLimiter(per_minute=per_minute, burst=burst)
+    app.middlewares.append(_rate_limit)
+    app.router.add_get("/.well-known/creditbot-keys.json", published_keys)
+    app.router.add_get("/v/{report_no}", verify)
+    app.router.add_post("/v/{report_no}/check", check_upload)
+    app.router.add_get(r"/r/{report_no:[A-Za-z0-9]+}.pdf", download)

@@ -1,0 +1,158 @@
+"""`creditbot report`, `creditbot verify` and `creditbot keys`: the counter, the verifier, the operator.
+
+`report` issues through the same service as the chat, so a window clerk's paper copy is a
+real, verifiable report. `verify` needs no service: only a saved key set (or, on the service
+machine, the data directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+from bot.config import Settings
+from bot.keys import KeyStore
+from bot.render_pool import create_pool
+from bot.reports import ReportService
+from core.domains import DOMAINS, Domain, resolve_domain
+from core.keyring import PublishedKeys, parse_published_keys
+from core.offline_verify import verify_file
+from core.report import ReportError
+from core.uscc import validate_uscc
+from storage.db import create_engine, session_factory, upgrade
+
+ALL_DOMAINS = {"全部", "all", "ALL"}
+
+
+def parse_domains(text: str) -> list[Domain]:
+    """`全部` or a comma/顿号 separated list of names or aliases; unknown names are an error."""
+    if text.strip() in ALL_DOMAINS:
+        return list(DOMAINS)
+    chosen = []
+    for part in text.replace("、", ",").replace("，", ",").split(","):
+        if not part.strip():
+            continue
+        domain = resolve_domain(part)
+        if domain is None:
+            raise ValueError(f"未知领域：{part.strip()}")
+        chosen.append(domain)
+    if not chosen:
+        raise ValueError("请至少指定一个领域。")
+    return chosen
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{text}") from None
+
+
+async def _issue(settings: Settings, uscc: str, start: date, end: date, domains: list[Domain]) -> bytes:
+    engine = create_engine(settings.effective_database_url)
+    await upgrade(engine)
+    keys = KeyStore(settings.data_dir)
+    keys.ensure()
+    pool: ProcessPoolExecutor = create_pool(1)
+    try:
+        service = ReportService(session_factory(engine), keys, pool, settings.data_dir, settings.base_url)
+        issued = await service.issue(uscc, start, end, domains, channel="counter")
+        print(f"报告编号：{issued.row.report_no}")
+        print(f"核验码：{issued.row.verify_code}")
+        print(f"SHA-256：{issued.row.pdf_sha256}")
+        return issued.pdf
+    finally:
+        pool.shutdown()
+        await engine.dispose()
+
+
+def _report(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    try:
+        domains = parse_domains(args.domains)
+        uscc = validate_uscc(args.uscc)
+        pdf = asyncio.run(_issue(settings, uscc, args.start, args.end, domains))
+    except (ReportError, ValueError) as exc:
+        print(f"无法出具报告：{exc}", file=sys.stderr)
+        return 1
+    Path(args.out).write_bytes(pdf)
+    print(f"已保存：{args.out}")
+    return 0
+
+
+def _load_keys(path: str | None) -> PublishedKeys:
+    if path:
+        return parse_published_keys(Path(path).read_bytes())
+    return KeyStore(Settings.from_env().data_dir).published()
+
+
+def _verify(args: argparse.Namespace) -> int:
+    # pyHanko logs every failed path validation with a traceback; the verdict below says it plainly.
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
+    try:
+        keys = _load_keys(args.keys)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"无法读取公钥：{exc}（用 --keys 指定保存的 creditbot-keys.json）", file=sys.stderr)
+        return 2
+    result = verify_file(Path(args.file).read_bytes(), keys)
+    content = result.content or {}
+    if result.ok:
+        print("✔ 核验通过：报告真实、完整，未被修改。")
+        print(f"报告编号：{content.get('report_no')}")
+        print(f"主体：{content['entity']['name']}（{content['entity']['uscc']}）")
+        print(f"报告期间：{content['period']['start']} 至 {content['period']['end']}")
+        print(f"出具时间：{content.get('issued_at')}")
+        for domain in content.get("domains", []):
+            print(f"  {domain['name']}：{domain['result']}")
+        return 0
+    print("✘ 核验未通过：")
+    for problem in result.problems:
+        print(f"  - {problem}")
+    return 1
+
+
+def _keys_rotate(_args: argparse.Namespace) -> int:
+    store = KeyStore(Settings.from_env().data_dir)
+    store.ensure()
+    print(f"新的签名密钥：{store.rotate()}（旧密钥继续公布，已出具的报告仍可核验）")
+    return 0
+
+
+def _keys_export(args: argparse.Namespace) -> int:
+    store = KeyStore(Settings.from_env().data_dir)
+    store.ensure()
+    text = json.dumps(store.published().to_json(), ensure_ascii=False, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    report = subparsers.add_parser("report", help="出具专项信用报告（政务服务窗口、自助终端）")
+    report.add_argument("uscc", help="统一社会信用代码")
+    report.add_argument("--from", dest="start", type=_date, required=True, help="开始日期 YYYY-MM-DD")
+    report.add_argument("--to", dest="end", type=_date, required=True, help="结束日期 YYYY-MM-DD")
+    report.add_argument("--domains", default="全部", help="全部，或以逗号分隔的领域名称")
+    report.add_argument("--out", required=True, help="输出 PDF 文件")
+    report.set_defaults(func=_report)
+
+    verify = subparsers.add_parser("verify", help="离线核验报告 PDF 或签名 JSON")
+    verify.add_argument("file", help="报告 PDF 或 JSON 文件")
+    verify.add_argument("--keys", help="保存的 creditbot-keys.json（默认读取本机数据目录）")
+    verify.set_defaults(func=_verify)
+
+    keys = subparsers.add_parser("keys", help="报告签名密钥")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("rotate", help="启用新的签名密钥").set_defaults(func=_keys_rotate)
+    export = keys_sub.add_parser("export", help="导出公布的公钥（离线核验用）")
+    export.add_argument("--out", help="输出文件（默认打印）")
+    export.set_defaults(func=_keys_export)

@@ -1,0 +1,143 @@
+"""Builders shared by the report tests: realistic records, stored entities and PDF text extraction."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from io import BytesIO
+from typing import Any
+
+from pypdf import PdfReader
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.records import Procedure, RecordKind, RecordStatus, RecordView, RepairStatus
+from core.uscc import make_uscc
+from storage.models import Entity, Record
+
+USCC = make_uscc("91140525MA0K8U2R7")
+FIELDS: dict[RecordKind, dict[str, str]] = {
+    RecordKind.PENALTY: {
+        "违法行为类型": "未按规定设置安全警示标志",
+        "处罚类别": "罚款",
+        "处罚内容": "罚款人民币二万元",
+        "处罚机关": "泽州县应急管理局",
+    },
+    RecordKind.ENFORCEMENT: {
+        "强制类别": "查封设施",
+        "强制内容": "查封提升机一台",
+        "实施机关": "泽州县应急管理局",
+    },
+    RecordKind.LIST: {
+        "名单名称": "失信被执行人名单",
+        "列入事由": "有履行能力而拒不履行",
+        "认定部门": "晋城市中级人民法院",
+    },
+    RecordKind.JUDGMENT: {
+        "案由": "重大责任事故罪",
+        "判决结果": "判处罚金人民币十万元",
+        "审判法院": "泽州县人民法院",
+    },
+}
+
+
+def record(kind: RecordKind, domain: int, doc_no: str, decided: date, **extra: Any) -> RecordView:
+    return RecordView(
+        kind=kind,
+        domain=domain,
+        doc_no=doc_no,
+        decision_date=decided,
+        source_dept="晋城市数据局",
+        fields=dict(FIELDS[kind]),
+        **extra,
+    )
+
+
+def pdf_text(pdf: bytes) -> list[str]:
+    """Text of each page with all whitespace removed (table cells wrap anywhere)."""
+    return ["".join((page.extract_text() or "").split()) for page in PdfReader(BytesIO(pdf)).pages]
+
+
+async def store_entity(
+    sessions: async_sessionmaker[AsyncSession],
+    uscc: str = USCC,
+    name: str = "泽州县金鼎矿业有限公司",
+    *,
+    false_commitment: bool = False,
+) -> None:
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        session.add(
+            Entity(
+                uscc=uscc,
+                name=name,
+                entity_type="企业",
+                legal_rep="李卫东",
+                legal_rep_id_hash="0" * 64,
+                legal_rep_id_tail_hash="1" * 64,
+                legal_rep_id_last4="123X",
+                phone="13800001234",
+                address="山西省晋城市泽州县南村镇",
+                registered_on=date(2012, 5, 8),
+                registration_authority="泽州县市场监督管理局",
+                false_commitment=false_commitment,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.commit()
+
+
+async def store_records(
+    sessions: async_sessionmaker[AsyncSession], views: list[RecordView], uscc: str = USCC
+) -> None:
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        for view in views:
+            session.add(
+                Record(
+                    kind=view.kind.value,
+                    uscc=uscc,
+                    domain=view.domain,
+                    doc_no=view.doc_no,
+                    source_dept=view.source_dept,
+                    decision_date=view.decision_date,
+                    end_date=view.end_date,
+                    status=view.status.value,
+                    procedure=view.procedure.value if view.procedure else None,
+                    repair_status=view.repair_status.value,
+                    repair_date=view.repair_date,
+                    fields=view.fields,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        await session.commit()
+
+
+def typical_records(count: int) -> list[RecordView]:
+    """`count` valid records spread over the domains and kinds a Shanxi coal trader really has."""
+    plan = [
+        (RecordKind.PENALTY, 9),
+        (RecordKind.ENFORCEMENT, 9),
+        (RecordKind.PENALTY, 5),
+        (RecordKind.LIST, 38),
+        (RecordKind.PENALTY, 13),
+        (RecordKind.JUDGMENT, 20),
+        (RecordKind.PENALTY, 6),
+    ]
+    views = []
+    for i in range(count):
+        kind, domain = plan[i % len(plan)]
+        views.append(
+            record(
+                kind,
+                domain,
+                f"晋市应急罚〔2024〕{100 + i}号",
+                date(2023, 1 + i % 12, 1 + i % 28),
+                procedure=Procedure.SUMMARY if kind is RecordKind.PENALTY and i % 3 == 0 else None,
+                repair_status=RepairStatus.REPAIRED if i % 5 == 0 else RepairStatus.NOT_REPAIRED,
+                repair_date=date(2024, 6, 1) if i % 5 == 0 else None,
+                status=RecordStatus.VALID,
+            )
+        )
+    return views

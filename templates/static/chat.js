@@ -191,6 +191,7 @@
       qrCounter += 1;
       const panelId = `qr-${qrCounter}`;
       const image = el("img", { alt: `报告 ${reportNo} 的核验二维码`, width: "180", height: "180" });
+      image.addEventListener("load", scrollToEnd);
       qrPanel = el("div", { class: "report__qr", id: panelId, hidden: true },
         image, el("p", { text: "用手机扫码，即可核验报告真伪" }));
       actions.append(el("button", {

@@ -339,6 +339,7 @@
           renderReply(reply);
           remember({ from: "bot", reply });
         }
+        if (demo) pollOutbox(); // a reply may just have sent a code: show it without waiting for the timer
         return;
       }
       if (result && !retryable(result.status)) {

@@ -1,0 +1,1 @@
+"""Subcommands of `creditbot`, one module each; `bot.cli` registers them."""

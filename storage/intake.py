@@ -1,0 +1,226 @@
+"""Writing checked intake values: new rows are inserted, changed rows corrected, identical rows left alone.
+
+Both the CSV import and the department API come through here, a batch at a time: the batch's
+keys are looked up in one statement per few thousand keys, new rows go in with one
+executemany, and only the (rare) corrections are handled row by row. A correction copies the
+record's previous state into `record_version` before it is changed, so nothing is overwritten
+silently. A re-sent identical row is `unchanged`: it touches nothing, not even `updated_at`.
+
+Callers own the transaction and must pass batches without repeated keys
+(`core.intake.DuplicateGuard` ensures that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import RowMapping, bindparam, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.intake import EntityValues, RecordValues
+from core.personal_data import id_number_hash, id_tail_hash
+from storage.bulk import insert_rows
+from storage.models import Entity, Record, RecordVersion
+
+
+class Outcome(StrEnum):
+    IMPORTED = "imported"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+RECORDS = Record.__table__
+VERSIONS = RecordVersion.__table__
+ENTITIES = Entity.__table__
+
+#: What decides whether a re-sent record is a correction; the key columns are equal by construction.
+_RECORD_CONTENT = (
+    "uscc",
+    "domain",
+    "source_dept_uscc",
+    "decision_date",
+    "end_date",
+    "status",
+    "procedure",
+    "repair_status",
+    "repair_date",
+    "fields",
+)
+_RECORD_INSERT = ("kind", "source_dept", "doc_no", *_RECORD_CONTENT, "version", "created_at", "updated_at")
+_ENTITY_CONTENT = (
+    "name",
+    "entity_type",
+    "legal_rep",
+    "legal_rep_id_hash",
+    "legal_rep_id_tail_hash",
+    "legal_rep_id_last4",
+    "phone",
+    "address",
+    "registered_on",
+    "registration_authority",
+)
+_ENTITY_INSERT = ("uscc", *_ENTITY_CONTENT, "false_commitment", "created_at", "updated_at")
+#: Three parameters per key stay well under SQLite's and asyncpg's 32,766-parameter limits.
+_LOOKUP_CHUNK = 3000
+
+
+def _record_content(record: RecordValues) -> tuple[Any, ...]:
+    return (
+        record.uscc,
+        record.domain,
+        record.source_dept_uscc,
+        record.decision_date,
+        record.end_date,
+        record.status,
+        record.procedure,
+        record.repair_status,
+        record.repair_date,
+        record.fields,
+    )
+
+
+async def _existing_records(
+    connection: AsyncConnection, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], RowMapping]:
+    """Stored rows for (kind, source_dept, doc_no) keys, joined against a VALUES list.
+
+    A join uses the unique index on all three columns; `(a, b) IN (...)` would not on SQLite.
+    """
+    columns = list(RECORDS.c)
+    select_list = ", ".join(f'r."{column.name}"' for column in columns)
+    found: dict[tuple[str, str, str], RowMapping] = {}
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        chunk = keys[start : start + _LOOKUP_CHUNK]
+        params: dict[str, str] = {}
+        rows = []
+        for i, (kind, dept, doc_no) in enumerate(chunk):
+            rows.append(f"(:k{i}, :d{i}, :n{i})")
+            params[f"k{i}"], params[f"d{i}"], params[f"n{i}"] = kind, dept, doc_no
+        statement = text(
+            f"SELECT {select_list} FROM (VALUES {', '.join(rows)}) AS k "
+            "JOIN record AS r ON r.kind = k.column1 AND r.source_dept = k.column2 AND r.doc_no = k.column3"
+        ).columns(*columns)
+        for row in (await connection.execute(statement, params)).mappings():
+            found[(row["kind"], row["source_dept"], row["doc_no"])] = row
+    return found
+
+
+def _snapshot(row: RowMapping) -> dict[str, Any]:
+    return {key: value.isoformat() if isinstance(value, date) else value for key, value in row.items()}
+
+
+async def write_records(
+    connection: AsyncConnection, records: Sequence[RecordValues], now: datetime, replaced_by: str
+) -> list[Outcome]:
+    """Upsert `records` keyed by (kind, 数据来源单位, document number); one outcome per record."""
+    existing = await _existing_records(connection, [(r.kind.value, r.source_dept, r.doc_no) for r in records])
+    outcomes: list[Outcome] = []
+    new_rows: list[tuple[Any, ...]] = []
+    corrections: list[tuple[RowMapping, tuple[Any, ...]]] = []
+    for record in records:
+        content = _record_content(record)
+        old = existing.get((record.kind.value, record.source_dept, record.doc_no))
+        if old is None:
+            new_rows.append((record.kind.value, record.source_dept, record.doc_no, *content, 1, now, now))
+            outcomes.append(Outcome.IMPORTED)
+        elif tuple(old[name] for name in _RECORD_CONTENT) == content:
+            outcomes.append(Outcome.UNCHANGED)
+        else:
+            corrections.append((old, content))
+            outcomes.append(Outcome.UPDATED)
+    await insert_rows(connection, RECORDS, _RECORD_INSERT, new_rows)
+    if corrections:
+        await _correct_records(connection, corrections, now, replaced_by)
+    return outcomes
+
+
+async def _correct_records(
+    connection: AsyncConnection,
+    corrections: Sequence[tuple[RowMapping, tuple[Any, ...]]],
+    now: datetime,
+    replaced_by: str,
+) -> None:
+    """Keep each record's current state as a version, then apply the correction."""
+    versions = [
+        {
+            "record_id": old["id"],
+            "version": old["version"],
+            "snapshot": _snapshot(old),
+            "replaced_at": now,
+            "replaced_by": replaced_by,
+        }
+        for old, _content in corrections
+    ]
+    await connection.execute(VERSIONS.insert(), versions)
+    changed = [
+        {
+            "b_id": old["id"],
+            "b_version": old["version"] + 1,
+            "b_updated_at": now,
+            **{f"b_{name}": value for name, value in zip(_RECORD_CONTENT, content, strict=True)},
+        }
+        for old, content in corrections
+    ]
+    statement = (
+        update(RECORDS)
+        .where(RECORDS.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in (*_RECORD_CONTENT, "version", "updated_at")})
+    )
+    await connection.execute(statement, changed)
+
+
+def _entity_content(entity: EntityValues, secret: bytes) -> tuple[Any, ...]:
+    return (
+        entity.name,
+        entity.entity_type,
+        entity.legal_rep,
+        id_number_hash(secret, entity.id_number),
+        id_tail_hash(secret, entity.id_number),
+        entity.id_number[-4:],
+        entity.phone,
+        entity.address,
+        entity.registered_on,
+        entity.registration_authority,
+    )
+
+
+async def write_entities(
+    connection: AsyncConnection, entities: Sequence[EntityValues], secret: bytes, now: datetime
+) -> list[Outcome]:
+    """Upsert entities by USCC; the ID number is reduced to keyed hashes and its last four characters.
+
+    `false_commitment` is left as it is: it comes from the 履约践诺 follow-up, not from the register.
+    """
+    existing: dict[str, RowMapping] = {}
+    usccs = [entity.uscc for entity in entities]
+    for start in range(0, len(usccs), _LOOKUP_CHUNK):
+        statement = select(ENTITIES).where(ENTITIES.c.uscc.in_(usccs[start : start + _LOOKUP_CHUNK]))
+        for row in (await connection.execute(statement)).mappings():
+            existing[row["uscc"]] = row
+    outcomes: list[Outcome] = []
+    new_rows: list[tuple[Any, ...]] = []
+    changed: list[dict[str, Any]] = []
+    for entity in entities:
+        content = _entity_content(entity, secret)
+        old = existing.get(entity.uscc)
+        if old is None:
+            new_rows.append((entity.uscc, *content, False, now, now))
+            outcomes.append(Outcome.IMPORTED)
+        elif tuple(old[name] for name in _ENTITY_CONTENT) == content:
+            outcomes.append(Outcome.UNCHANGED)
+        else:
+            values = {f"b_{name}": value for name, value in zip(_ENTITY_CONTENT, content, strict=True)}
+            changed.append({"b_uscc": entity.uscc, "b_updated_at": now, **values})
+            outcomes.append(Outcome.UPDATED)
+    await insert_rows(connection, ENTITIES, _ENTITY_INSERT, new_rows)
+    if changed:
+        statement = (
+            update(ENTITIES)
+            .where(ENTITIES.c.uscc == bindparam("b_uscc"))
+            .values({name: bindparam(f"b_{name}") for name in (*_ENTITY_CONTENT, "updated_at")})
+        )
+        await connection.execute(statement, changed)
+    return outcomes

@@ -48,6 +48,9 @@ class _Kind(Enum):
     FILLER = auto()
 
 
+#: Words a following 领域 or 局 belongs to.
+_MENTIONS = frozenset({_Kind.DOMAIN, _Kind.WORD, _Kind.ALL, _Kind.ALL_WEAK})
+
 _ALL_WORDS = (
     "全部",
     "所有",
@@ -98,10 +101,10 @@ _FILLER_WORDS = (
     "就", "也", "还", "再", "包括", "包含", "含", "我们", "我", "我司", "公司", "企业",
     "本公司", "这些", "几个", "有关", "相关",
     # period words, so that 全年 or 近三年 are never taken for domain words
-    "全年", "全部时间", "所有时间", "全部期间", "所有期间", "全时段", "以来", "至今",
+    "全年", "上半年", "下半年", "全部时间", "所有时间", "全部期间", "所有期间", "全时段", "以来", "至今",
 )  # fmt: skip
 #: Characters of dates and numbers; they end a leftover word but never start a domain.
-_BREAK_CHARS = frozenset("年月日号天周季度近今去至到半一二两三四五六七八九十〇零:：.-~")
+_BREAK_CHARS = frozenset("年月日号天周季度第近今去至到半一二两三四五六七八九十〇零:：.-~")
 
 #: Fuzzy scores are fuzz.ratio (0–100); one wrong character of two scores 50.
 _CUTOFF = 50
@@ -212,14 +215,13 @@ def _is_break(char: str) -> bool:
 
 
 def _attach_suffixes(tokens: list[_Token]) -> list[_Token]:
-    """環保领域 and 税务局 are one mention; a lone 领域 is filler."""
+    """环保领域 and 税务局 are one mention; a lone 领域 is filler."""
     result: list[_Token] = []
     for token in tokens:
         if token.kind is not _Kind.SUFFIX:
             result.append(token)
         elif result and result[-1].end == token.start and result[-1].kind in _MENTIONS:
-            result[-1].end = token.end
-            result[-1].text += token.text
+            result[-1].end = token.end  # the span grows; the word matched stays as typed
         else:
             result.append(_Token(_Kind.FILLER, token.start, token.end, token.text))
     return result
@@ -303,8 +305,13 @@ def _in_list(tokens: list[_Token], index: int) -> bool:
 
 # --- interpretation ---------------------------------------------------------------------
 
-_MENTIONS = frozenset({_Kind.DOMAIN, _Kind.WORD, _Kind.ALL, _Kind.ALL_WEAK})
+_MARKERS = frozenset({_Kind.ALL, _Kind.ALL_WEAK, _Kind.EXCLUDE_BEFORE, _Kind.EXCLUDE_AFTER})
 _ENDS_EXCLUSION = frozenset({_Kind.ALL, _Kind.ALL_WEAK, _Kind.INCLUDE, _Kind.EXCLUDE_AFTER})
+
+
+def _is_item(token: _Token) -> bool:
+    """A domain word, or a leftover word the user must hear about."""
+    return token.kind is _Kind.DOMAIN or (token.kind is _Kind.WORD and token.reported)
 
 
 def _mark_exclusions(tokens: list[_Token]) -> None:
@@ -321,13 +328,13 @@ def _mark_exclusions(tokens: list[_Token]) -> None:
         elif token.kind in _ENDS_EXCLUSION or token.kind is _Kind.CLAUSE:
             excluding = False
             since_boundary = []
-        elif token.kind in (_Kind.DOMAIN, _Kind.WORD) and (token.kind is _Kind.DOMAIN or token.reported):
+        elif _is_item(token):
             token.excluded = excluding
             since_boundary.append(token)
 
 
 def _choice(tokens: list[_Token]) -> DomainChoice | None:
-    items = [t for t in tokens if t.kind is _Kind.DOMAIN or (t.kind is _Kind.WORD and t.reported)]
+    items = [t for t in tokens if _is_item(t)]
     included = {d.number for t in items if not t.excluded and len(t.candidates) == 1 for d in t.candidates}
     excluded = {d.number for t in items if t.excluded and len(t.candidates) == 1 for d in t.candidates}
     unsure_exclusion = any(t.excluded and len(t.candidates) != 1 for t in items)
@@ -358,9 +365,7 @@ def _spans(tokens: list[_Token]) -> list[tuple[int, int]]:
     """Mention spans, with runs joined by list words merged so the caller can cut them out."""
     spans: list[tuple[int, int]] = []
     for token in tokens:
-        mention = token.kind in (_Kind.ALL, _Kind.ALL_WEAK, _Kind.EXCLUDE_BEFORE, _Kind.EXCLUDE_AFTER)
-        mention = mention or token.kind is _Kind.DOMAIN or (token.kind is _Kind.WORD and token.reported)
-        if mention:
+        if _is_item(token) or token.kind in _MARKERS:
             if spans and _joinable(tokens, spans[-1][1], token.start):
                 spans[-1] = (spans[-1][0], token.end)
             else:

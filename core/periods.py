@@ -140,9 +140,13 @@ def _months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, _last_day(year, month + 1)))
 
 
-def _make_date(year: int, month: int, day: int) -> date:
+def _check_month(month: int) -> None:
     if not 1 <= month <= 12:
         raise PeriodError(f"“{month}月”不是有效的月份，月份应在1至12之间。")
+
+
+def _make_date(year: int, month: int, day: int) -> date:
+    _check_month(month)
     if not 1 <= day <= _last_day(year, month):
         raise PeriodError(f"{year}年{month}月没有{day}日，请检查日期。")
     return date(year, month, day)
@@ -161,26 +165,25 @@ class _Stated:
 
     def last(self) -> date:
         month = self.month or 12
-        if self.day is not None:
-            return _make_date(self.year, month, self.day)
-        _make_date(self.year, month, 1)
-        return _month_end(self.year, month)
+        _check_month(month)
+        return _make_date(self.year, month, self.day or _last_day(self.year, month))
 
 
-def _stated(match: re.Match[str], p: str, default_year: int | None = None) -> _Stated:
-    groups = match.groupdict()
-    if groups.get(f"{p}om"):
-        assert default_year is not None
-        return _Stated(default_year, _cn_int(groups[f"{p}om"]), _optional_int(groups[f"{p}od"]))
-    month = groups[f"{p}cm"] or groups[f"{p}nm"]
-    day = groups[f"{p}cd"] or groups[f"{p}nd"]
-    return _Stated(int(groups[f"{p}y"]), _optional_int(month, cn=True), _optional_int(day))
+def _stated(match: re.Match[str], p: str) -> _Stated:
+    month = match[f"{p}cm"] or match[f"{p}nm"]
+    day = match[f"{p}cd"] or match[f"{p}nd"]
+    return _Stated(int(match[f"{p}y"]), _optional_int(month), _optional_int(day))
 
 
-def _optional_int(text: str | None, *, cn: bool = False) -> int | None:
-    if text is None:
-        return None
-    return _cn_int(text) if cn else int(text)
+def _stated_end(match: re.Match[str], start: _Stated) -> _Stated:
+    """The end of a range, which may leave out its year: 2023年3月至6月."""
+    if match["bom"]:
+        return _Stated(start.year, _cn_int(match["bom"]), _optional_int(match["bod"]))
+    return _stated(match, "b")
+
+
+def _optional_int(text: str | None) -> int | None:
+    return None if text is None else _cn_int(text)
 
 
 # --- phrase builders --------------------------------------------------------------------
@@ -193,7 +196,7 @@ def _from_range(match: re.Match[str], today: date) -> Period:
     start = _stated(match, "a")
     if match["now"]:
         return Period(start.first(), today)
-    return Period(start.first(), _stated(match, "b", default_year=start.year).last())
+    return Period(start.first(), _stated_end(match, start).last())
 
 
 def _from_since(match: re.Match[str], today: date) -> Period:

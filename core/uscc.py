@@ -44,8 +44,8 @@ def normalize_uscc(text: str) -> str:
 
 def check_character(first17: str) -> str:
     """The check character for the first 17 characters (which must be in the alphabet)."""
-    if len(first17) != LENGTH - 1:
-        raise ValueError(f"need 17 characters, got {len(first17)}")
+    if len(first17) != LENGTH - 1 or not all(char in _VALUES for char in first17):
+        raise ValueError(f"need 17 characters from the USCC alphabet, got {first17!r}")
     total = sum(_VALUES[char] * weight for char, weight in zip(first17, WEIGHTS, strict=True))
     return ALPHABET[(31 - total % 31) % 31]
 

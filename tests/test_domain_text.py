@@ -264,3 +264,15 @@ def test_sentence_reports_unknown_words_inside_a_list() -> None:
     assert found is not None
     assert _names(found[0]) == ["生态环境"]
     assert found[0].unknown == ("火星",)
+
+
+def test_typo_with_a_suffix() -> None:
+    assert _names(parse_domains("环报领域")) == ["生态环境"]
+    assert _names(parse_domains("市场监官局")) == ["市场监管"]
+
+
+def test_period_words_are_not_domain_words() -> None:
+    found = find_domains("帮我开今年上半年和2024年第一季度环保的报告")
+    assert found is not None
+    assert _names(found[0]) == ["生态环境"]
+    assert found[0].unknown == ()

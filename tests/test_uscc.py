@@ -53,9 +53,10 @@ def test_check_character(first17: str, check: str) -> None:
     assert make_uscc(first17) == first17 + check
 
 
-def test_check_character_wants_17_characters() -> None:
+@pytest.mark.parametrize("first17", ["9135", "91350100M000100Y43", "91350100MO00100Y4"])
+def test_check_character_wants_17_alphabet_characters(first17: str) -> None:
     with pytest.raises(ValueError):
-        check_character("9135")
+        check_character(first17)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.appkeys import ENGINE, HASH_SECRET, SESSIONS, SETTINGS
 from bot.config import Settings
-from bot.handlers import report_users, webchat
+from bot.handlers import departments, report_users, webchat
 from storage.db import create_engine, session_factory, upgrade
 from storage.secrets import load_or_create_secret
 
@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[HASH_SECRET] = load_or_create_secret(settings.data_dir)
     app.cleanup_ctx.append(_database)
+    departments.setup(app)
     report_users.setup(app)
     webchat.setup(app)
     app.router.add_get("/healthz", healthz)

@@ -105,16 +105,6 @@ class ReportItem:
     objection_pending: bool
     details: tuple[tuple[str, str], ...]
 
-    @property
-    def marks(self) -> tuple[str, ...]:
-        marks = []
-        if self.repaired:
-            when = f"（{self.repair_date.isoformat()}）" if self.repair_date else ""
-            marks.append(f"已修复{when}")
-        if self.objection_pending:
-            marks.append("异议处理中")
-        return tuple(marks)
-
 
 @dataclass(frozen=True)
 class DomainSection:

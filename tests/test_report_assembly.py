@@ -124,7 +124,7 @@ def test_list_entries_by_overlap_with_removal_date_shown(main_report) -> None:
 
 def test_repaired_and_objection_marks(main_report) -> None:
     _, _, text = main_report
-    assert "已修复（2024-02-29）" in text
+    assert "有效已修复2024-02-29" in text
     assert "异议处理中" in text
 
 

@@ -1,0 +1,166 @@
+"""What every dialog works with: the inbound message, the turn context and the services.
+
+A dialog is a module of plain async functions over a `Ctx`: it reads `ctx.data`, moves with
+`ctx.goto`, and answers with `ctx.say` / `ctx.ask`. It never sees HTTP or SQL sessions, so a
+test drives it through the engine alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from bot import replies
+from bot.chat_store import ChatStore
+from bot.sms import SmsSender
+from core.report import china_today
+
+#: How many steps 返回 can go back.
+HISTORY_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One user message: typed text, or the action payload of a tapped option."""
+
+    text: str = ""
+    action: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.action.split(":", 1)[0]
+
+    @property
+    def arg(self) -> str:
+        return self.action.split(":", 1)[1] if ":" in self.action else ""
+
+    @property
+    def plain(self) -> str:
+        """The text folded for keyword matching: NFKC, no spaces or trailing punctuation."""
+        return squash(self.text)
+
+
+_PUNCTUATION = re.compile(r"[\s。，,.!！?？~～、；;：:“”\"'‘’]+")
+
+
+def squash(text: str) -> str:
+    return _PUNCTUATION.sub("", unicodedata.normalize("NFKC", text))
+
+
+_YES = {"是", "是的", "对", "对的", "没错", "确认", "确定", "好", "好的", "可以", "嗯", "yes", "y", "ok"}
+_NO = {"不是", "否", "不对", "错了", "不", "no", "n"}
+
+
+def is_yes(message: Inbound) -> bool:
+    return message.name == "yes" or message.plain.lower() in _YES
+
+
+def is_no(message: Inbound) -> bool:
+    return message.name == "no" or message.plain.lower() in _NO
+
+
+@dataclass(frozen=True)
+class ReportLinks:
+    report_no: str
+    pdf_url: str
+    verify_url: str
+    qr_url: str
+
+
+class Issuer(Protocol):
+    """Issues reports for the chat; raises core.report.ReportError with a Chinese reason on refusal."""
+
+    async def issue(
+        self, user: str, uscc: str, start: date, end: date, domains: list[int]
+    ) -> ReportLinks: ...
+
+    def links(self, report_no: str, verify_code: str) -> ReportLinks: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    hash_secret: bytes
+    sms: SmsSender
+    issuer: Issuer
+    binding_days: int = 30
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Slow work (rendering a report) run after the state is committed and outside any transaction.
+
+    `finish` runs in a second turn transaction with the outcome (a value or the exception).
+    """
+
+    run: Callable[[], Awaitable[Any]]
+    finish: Callable[[Ctx, Any], Awaitable[None]]
+
+
+@dataclass
+class Ctx:
+    user: str
+    now: datetime
+    state: dict[str, Any]
+    store: ChatStore
+    services: Services
+    replies: list[replies.Reply] = field(default_factory=list)
+    deferred: Deferred | None = None
+    #: A flow to continue once this one is done (identity checked, now the report), with its data.
+    then: tuple[str, dict[str, Any]] | None = None
+
+    @property
+    def today(self) -> date:
+        return china_today(self.now)
+
+    @property
+    def flow(self) -> str | None:
+        return self.state.get("flow")
+
+    @property
+    def step(self) -> str | None:
+        return self.state.get("step")
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.state.setdefault("data", {})
+
+    def say(self, message: str) -> None:
+        self.replies.append(replies.text(message))
+
+    def ask(self, message: str, options: Iterable[tuple[str, str]], *, multi: bool = False) -> None:
+        self.replies.append(replies.choices(message, options, multi=multi))
+
+    def reply(self, reply: replies.Reply) -> None:
+        self.replies.append(reply)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {"flow": self.flow, "step": self.step, "data": copy.deepcopy(self.data)}
+
+    def goto(self, step: str) -> None:
+        """Move to `step`, remembering where we were so that 返回 can come back."""
+        self.enter(self.flow, step, self.data)
+
+    def enter(self, flow: str | None, step: str | None, data: dict[str, Any]) -> None:
+        history = self.state.setdefault("history", [])
+        if self.flow is not None and self.step is not None:
+            history.append(self._snapshot())
+            del history[:-HISTORY_LIMIT]
+        self.state.update(flow=flow, step=step, data=data)
+
+    def back(self) -> bool:
+        """Return to the previous step; False when there is none."""
+        history = self.state.get("history") or []
+        if not history:
+            return False
+        previous = history.pop()
+        self.state.update(flow=previous["flow"], step=previous["step"], data=previous["data"])
+        return True
+
+    def end(self) -> None:
+        """Leave any flow; 返回 has nothing to go back to afterwards."""
+        self.state.update(flow=None, step=None, data={}, history=[])

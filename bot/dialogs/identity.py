@@ -1,0 +1,249 @@
+"""身份核验: prove that the chat user may act for a business, then bind the two for 30 days.
+
+USCC → the entity's name confirmed → the legal representative's name → the last six characters
+of their ID number → a one-time code sent to the registered phone. Every wrong answer counts;
+five lock that entity for that user for 15 minutes, so the small spaces of names, ID tails and
+codes cannot be guessed through the chat.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import unicodedata
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.dialogs.base import Ctx, Inbound, is_no, is_yes, squash
+from core.personal_data import id_tail_hash, keyed_hash, mask_phone
+from core.report import CHINA_TZ
+from core.uscc import UsccError, find_uscc, validate_uscc
+
+NAME = "identity"
+TITLE = "绑定企业（身份核验）"
+
+CODE_VALIDITY = timedelta(minutes=5)
+RESEND_AFTER = timedelta(seconds=60)
+
+HELP = {
+    "uscc": "统一社会信用代码是营业执照上的18位代码，由数字和大写字母组成（不含字母I、O、Z、S、V）。",
+    "confirm": "请确认找到的企业是否就是您要办理的企业。",
+    "legal_rep": "请输入营业执照上登记的法定代表人（负责人）姓名。",
+    "id_tail": "请输入法定代表人身份证号码的最后6位，最后一位如果是X，大小写均可。",
+    "code": "验证码已通过短信发送到企业登记的手机号码，5分钟内有效；没有收到可以点“重新发送验证码”。",
+}
+
+
+async def start(ctx: Ctx, text: str = "", then: tuple[str, dict[str, Any]] | None = None) -> None:
+    data: dict[str, Any] = {"then": list(then)} if then else {}
+    ctx.enter(NAME, "uscc", data)
+    if text and find_uscc(text):
+        await _take_uscc(ctx, text)
+    else:
+        await prompt(ctx)
+
+
+async def prompt(ctx: Ctx) -> None:
+    step = ctx.step
+    if step == "uscc":
+        ctx.say("请输入企业的18位统一社会信用代码。")
+    elif step == "confirm":
+        ctx.ask(f"找到企业：{ctx.data['name']}。是这家企业吗？", [("是", "yes"), ("不是", "no")])
+    elif step == "legal_rep":
+        ctx.say("请输入该企业法定代表人的姓名。")
+    elif step == "id_tail":
+        ctx.say("请输入法定代表人身份证号码的后6位。")
+    elif step == "code":
+        _ask_code(ctx, f"请输入发送到 {ctx.data['masked_phone']} 的6位短信验证码。")
+
+
+async def handle(ctx: Ctx, message: Inbound) -> None:
+    step = ctx.step
+    if step == "uscc":
+        await _on_uscc(ctx, message)
+        return
+    uscc = ctx.data["uscc"]
+    if step != "confirm" and await _locked(ctx, uscc):
+        return
+    if step == "confirm":
+        await _on_confirm(ctx, message)
+    elif step == "legal_rep":
+        await _on_legal_rep(ctx, message)
+    elif step == "id_tail":
+        await _on_id_tail(ctx, message)
+    elif step == "code":
+        await _on_code(ctx, message)
+
+
+async def _on_uscc(ctx: Ctx, message: Inbound) -> None:
+    if message.name == "uscc" and message.arg:
+        await _take_uscc(ctx, message.arg)
+    elif is_yes(message) and ctx.data.get("suggestion"):
+        await _take_uscc(ctx, ctx.data["suggestion"])
+    elif message.text:
+        await _take_uscc(ctx, message.text)
+    else:
+        await prompt(ctx)
+
+
+async def _take_uscc(ctx: Ctx, text: str) -> None:
+    ctx.data.pop("suggestion", None)
+    try:
+        uscc = validate_uscc(find_uscc(text) or text)
+    except UsccError as error:
+        if error.suggestion:
+            ctx.data["suggestion"] = error.suggestion
+            ctx.say(error.message.split("您要输入的是否为")[0])
+            ctx.ask(f"您是不是想输入 {error.suggestion}？", [("是", f"uscc:{error.suggestion}")])
+        else:
+            ctx.say(error.message)
+        return
+    entity = await ctx.store.entity(uscc)
+    if entity is None:
+        ctx.say(
+            f"没有找到统一社会信用代码为 {uscc} 的经营主体。请核对代码后重新输入；"
+            "如果企业是新近登记的，数据可能尚未归集，请稍后再试。"
+        )
+        return
+    if any(bound.uscc == uscc for bound in await ctx.store.bindings(ctx.user, ctx.now)):
+        ctx.say(f"您已绑定“{entity.name}”，无需再次核验。")
+        _finish(ctx, uscc, entity.name)
+        return
+    if await _locked(ctx, uscc):
+        return
+    ctx.data.update(uscc=uscc, name=entity.name)
+    ctx.goto("confirm")
+    await prompt(ctx)
+
+
+async def _on_confirm(ctx: Ctx, message: Inbound) -> None:
+    if is_yes(message):
+        if await _locked(ctx, ctx.data["uscc"]):
+            return
+        ctx.goto("legal_rep")
+    elif is_no(message):
+        ctx.say("好的，请重新输入统一社会信用代码。")
+        ctx.goto("uscc")
+        return
+    await prompt(ctx)
+
+
+async def _on_legal_rep(ctx: Ctx, message: Inbound) -> None:
+    entity = await ctx.store.entity(ctx.data["uscc"])
+    if not message.text:
+        await prompt(ctx)
+    elif _same_name(message.text, entity.legal_rep):
+        ctx.goto("id_tail")
+        await prompt(ctx)
+    else:
+        await _failure(ctx, "法定代表人姓名与登记信息不一致。")
+
+
+async def _on_id_tail(ctx: Ctx, message: Inbound) -> None:
+    tail = unicodedata.normalize("NFKC", message.text).replace(" ", "").upper()
+    if len(tail) != 6 or not tail[:5].isdigit() or not (tail[5].isdigit() or tail[5] == "X"):
+        ctx.say("请输入6位：身份证号码的最后6位是数字，最后一位也可能是X。")
+        return
+    entity = await ctx.store.entity(ctx.data["uscc"])
+    expected = entity.legal_rep_id_tail_hash
+    if not hmac.compare_digest(id_tail_hash(ctx.services.hash_secret, tail), expected):
+        await _failure(ctx, "身份证号码后6位与登记信息不一致。")
+        return
+    await _send_code(ctx, entity.phone)
+
+
+async def _send_code(ctx: Ctx, phone: str) -> None:
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    ctx.data.update(
+        code_hash=_code_hash(ctx, code),
+        code_expires=(ctx.now + CODE_VALIDITY).isoformat(),
+        code_sent=ctx.now.isoformat(),
+        masked_phone=mask_phone(phone),
+    )
+    body = f"【信用山西】您的验证码为{code}，5分钟内有效，用于绑定企业开具专项信用报告。如非本人操作请忽略。"
+    await ctx.services.sms.send(ctx.store.conn, phone, body, ctx.now)
+    if ctx.step != "code":
+        ctx.goto("code")
+    _ask_code(ctx, f"验证码已发送至 {ctx.data['masked_phone']}，5分钟内有效，请输入6位验证码。")
+
+
+def _ask_code(ctx: Ctx, message: str) -> None:
+    ctx.ask(message, [("重新发送验证码", "code:resend")])
+
+
+def _code_hash(ctx: Ctx, code: str) -> str:
+    """Bound to user and entity, so a hash copied from one conversation is useless in another."""
+    return keyed_hash(ctx.services.hash_secret, f"otp:{ctx.user}:{ctx.data['uscc']}:{code}")
+
+
+async def _on_code(ctx: Ctx, message: Inbound) -> None:
+    if message.action == "code:resend" or squash(message.text) in {"重新发送", "重发", "重新发送验证码"}:
+        wait = datetime.fromisoformat(ctx.data["code_sent"]) + RESEND_AFTER - ctx.now
+        if wait > timedelta(0):
+            ctx.say(f"验证码刚刚发送过，请{int(wait.total_seconds()) + 1}秒后再重新发送。")
+            return
+        entity = await ctx.store.entity(ctx.data["uscc"])
+        await _send_code(ctx, entity.phone)
+        return
+    code = "".join(ch for ch in unicodedata.normalize("NFKC", message.text) if ch.isdigit())
+    if len(code) != 6:
+        _ask_code(ctx, "请输入短信中的6位数字验证码。")
+        return
+    if ctx.now > datetime.fromisoformat(ctx.data["code_expires"]):
+        _ask_code(ctx, "验证码已过期（有效期5分钟），请点击“重新发送验证码”获取新的验证码。")
+        return
+    if not hmac.compare_digest(_code_hash(ctx, code), ctx.data["code_hash"]):
+        await _failure(ctx, "验证码不正确。")
+        return
+    await _bind(ctx)
+
+
+async def _bind(ctx: Ctx) -> None:
+    uscc, name = ctx.data["uscc"], ctx.data["name"]
+    await ctx.store.bind(ctx.user, uscc, ctx.now, ctx.services.binding_days)
+    await ctx.store.clear_failures(ctx.user, uscc)
+    ctx.say(f"身份核验成功！您已绑定“{name}”，{ctx.services.binding_days}天内办理业务无需再次核验。")
+    _finish(ctx, uscc, name)
+
+
+def _finish(ctx: Ctx, uscc: str, name: str) -> None:
+    then = ctx.data.get("then")
+    ctx.end()
+    if then:
+        flow, data = then
+        data["uscc"], data["name"] = uscc, name
+        ctx.then = (flow, data)
+    else:
+        ctx.ask("接下来您可以：", [("开具信用报告", "menu:report"), ("我的报告", "menu:my_reports")])
+
+
+async def _failure(ctx: Ctx, reason: str) -> None:
+    failure = await ctx.store.record_failure(ctx.user, ctx.data["uscc"], ctx.now)
+    if failure.locked_until is not None:
+        ctx.say(f"{reason}{_lock_message(failure.locked_until)}")
+        ctx.end()
+        return
+    ctx.say(f"{reason}请核对后重新输入，您还可以尝试{failure.remaining}次。")
+
+
+async def _locked(ctx: Ctx, uscc: str) -> bool:
+    until = await ctx.store.locked_until(ctx.user, uscc, ctx.now)
+    if until is None:
+        return False
+    ctx.say(_lock_message(until))
+    ctx.end()
+    return True
+
+
+def _lock_message(until: datetime) -> str:
+    return (
+        f"为保护企业信息安全，该企业的身份核验因多次输入错误已暂停15分钟，"
+        f"请于{until.astimezone(CHINA_TZ):%H:%M}后再试。"
+    )
+
+
+def _same_name(typed: str, registered: str) -> bool:
+    def fold(name: str) -> str:
+        return "".join(unicodedata.normalize("NFKC", name).split()).replace("•", "·").replace(".", "·")
+
+    return fold(typed) == fold(registered)

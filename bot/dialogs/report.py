@@ -1,0 +1,405 @@
+"""开具信用报告: fill the slots (entity, period, domains) from whatever the user says, confirm, issue.
+
+Any message may fill several slots at once ("帮我开近三年环保和安全生产的信用报告"), so the
+dialog never walks a fixed sequence: after each message it asks only for what is still missing.
+Issuing is exactly-once across crashes and duplicate deliveries: the confirmation is committed
+as step "issuing" before rendering starts, and a resumed conversation first looks for the
+report that confirmation already produced (see `resume_issuing`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bot.dialogs import identity
+from bot.dialogs.base import Ctx, Deferred, Inbound, ReportLinks, is_yes, squash
+from bot.replies import report as report_reply
+from core.domain_text import DomainChoice, find_domains, parse_domains
+from core.domains import DOMAINS, domain_by_number
+from core.periods import QUICK_CHOICES, Period, PeriodError, find_period, parse_period, validate_period
+from core.records import DATA_START, EntityInfo
+from core.report import ReportError, check_entity, cn_date
+
+NAME = "report"
+TITLE = "开具信用报告"
+
+#: How long a confirmation being rendered blocks a second worker from rendering it again.
+ISSUE_LEASE = timedelta(seconds=60)
+
+HELP = {
+    "entity": "请选择要为哪家企业开具报告；也可以绑定新的企业。",
+    "period": (
+        "报告期间可以这样说：近一年、近三年、近半年、近6个月、去年、今年、2024年、"
+        "2023年3月至2024年6月、2023.3-2024.6、从2022年8月1日至今，或者“全部”（自2022年8月1日起）。"
+    ),
+    "domains": (
+        "报告领域可以说“全部”，也可以列出几个，如“环保、安全生产和税务”，或者“除了税务都要”；"
+        "也可以在按钮中多选。"
+    ),
+    "ambiguous": "您输入的词可能对应多个领域，请点选您要的那一个。",
+    "confirm": "请核对企业、期间和领域，无误后点“确认开具”；需要修改可点“修改期间”或“修改领域”。",
+    "issuing": "报告正在生成，请稍候。",
+}
+
+
+async def start(ctx: Ctx, text: str = "") -> None:
+    ctx.enter(NAME, None, {})
+    if text:
+        _absorb(ctx, text)
+    await advance(ctx)
+
+
+async def resume(ctx: Ctx, data: dict[str, Any]) -> None:
+    """Continue after identity was checked, with the slots filled before it."""
+    ctx.enter(NAME, None, data)
+    await advance(ctx)
+
+
+async def prompt(ctx: Ctx) -> None:
+    await _ask(ctx, ctx.step)
+
+
+async def handle(ctx: Ctx, message: Inbound) -> None:
+    step = ctx.step
+    if step == "entity":
+        await _on_entity(ctx, message)
+    elif step == "ambiguous" and message.name == "domain":
+        _resolve_ambiguous(ctx, [int(message.arg)])
+        await advance(ctx)
+    elif step == "confirm" and message.name == "confirm":
+        await _on_confirm_action(ctx, message.arg)
+    elif step == "confirm" and is_yes(message):
+        await _on_confirm_action(ctx, "issue")
+    elif message.name == "period":
+        await _on_period_action(ctx, message.arg)
+    elif message.name in ("domain", "domains"):
+        await _on_domains_action(ctx, message)
+    elif message.text and _absorb(ctx, message.text, reply_to=step):
+        await advance(ctx)
+    else:
+        ctx.say("抱歉，我没有理解您的意思。")
+        await prompt(ctx)
+
+
+# --- slots ---------------------------------------------------------------------------------
+
+
+def _absorb(ctx: Ctx, text: str, reply_to: str | None = None) -> bool:
+    """Fill every slot `text` names; True when it said anything about a slot."""
+    if reply_to in ("domains", "ambiguous"):
+        choice = parse_domains(text)
+        if choice is not None and not choice.unknown:
+            _take_domains(ctx, choice)
+            return True
+    understood = False
+    rest = text
+    try:
+        whole = parse_period(text, ctx.today) if reply_to == "period" else None
+        found = (whole, (0, len(text))) if whole else find_period(text, ctx.today)
+    except PeriodError as error:
+        ctx.say(error.message)
+        return True
+    if found is not None:
+        period, (begin, end) = found
+        rest = text[:begin] + " " + text[end:]
+        _take_period(ctx, period)
+        understood = True
+    choice = parse_domains(rest) if reply_to in ("domains", "ambiguous") else _found_domains(rest)
+    if choice is not None:
+        _take_domains(ctx, choice)
+        understood = True
+    return understood
+
+
+def _found_domains(text: str) -> DomainChoice | None:
+    found = find_domains(text)
+    return found[0] if found else None
+
+
+def _take_period(ctx: Ctx, period: Period) -> None:
+    try:
+        validate_period(period, ctx.today)
+    except PeriodError as error:
+        ctx.say(error.message)
+        return
+    if period.end < DATA_START:
+        ctx.say(
+            f"平台自{cn_date(DATA_START)}起归集违法违规记录，所选期间（{period.label()}）全部早于该日期，"
+            "无法出具报告，请选择包含2022年8月1日以后的期间。"
+        )
+        return
+    ctx.data.update(start=period.start.isoformat(), end=period.end.isoformat())
+
+
+def _take_domains(ctx: Ctx, choice: DomainChoice) -> None:
+    for word in choice.unknown:
+        ctx.say(f"没有找到与“{word}”对应的领域。")
+    chosen = {d.number for d in choice.domains}
+    if choice.ambiguous:
+        ctx.data["partial"] = sorted(chosen)
+        ctx.data["ambiguous"] = [[word, [d.number for d in options]] for word, options in choice.ambiguous]
+        ctx.data.pop("domains", None)
+    elif chosen:
+        ctx.data["domains"] = sorted(chosen)
+
+
+def _resolve_ambiguous(ctx: Ctx, numbers: list[int]) -> None:
+    pending = ctx.data.get("ambiguous") or []
+    partial = set(ctx.data.get("partial", [])) | set(numbers)
+    if pending:
+        pending.pop(0)
+    if pending:
+        ctx.data.update(partial=sorted(partial), ambiguous=pending)
+    else:
+        ctx.data.pop("ambiguous", None)
+        ctx.data.pop("partial", None)
+        ctx.data["domains"] = sorted(partial)
+
+
+# --- the next question ------------------------------------------------------------------
+
+
+async def advance(ctx: Ctx) -> None:
+    """Ask for the first missing slot, or for confirmation when none is missing."""
+    data = ctx.data
+    if "uscc" not in data and not await _choose_entity(ctx):
+        return
+    entity = await ctx.store.entity(data["uscc"])
+    try:
+        check_entity(_entity_info(entity))
+    except ReportError as error:
+        ctx.say(str(error))
+        ctx.end()
+        return
+    for step, missing in (
+        ("period", "start" not in data),
+        ("ambiguous", bool(data.get("ambiguous"))),
+        ("domains", not data.get("domains")),
+        ("confirm", True),
+    ):
+        if missing:
+            if ctx.step != step:
+                ctx.goto(step)
+            await _ask(ctx, step)
+            return
+
+
+async def _choose_entity(ctx: Ctx) -> bool:
+    """Pick the entity from the user's bindings; False when the user has to answer first."""
+    bound = await ctx.store.bindings(ctx.user, ctx.now)
+    if not bound:
+        ctx.say("开具报告前，需要先核验您的身份并绑定企业。")
+        await identity.start(ctx, then=(NAME, ctx.data))
+        return False
+    if len(bound) == 1:
+        ctx.data.update(uscc=bound[0].uscc, name=bound[0].name)
+        return True
+    if ctx.step != "entity":
+        ctx.goto("entity")
+    await _ask(ctx, "entity")
+    return False
+
+
+async def _on_entity(ctx: Ctx, message: Inbound) -> None:
+    bound = {b.uscc: b.name for b in await ctx.store.bindings(ctx.user, ctx.now)}
+    if message.action == "entity:new" or squash(message.text) in {"其他企业", "绑定其他企业", "绑定新企业"}:
+        data = {k: v for k, v in ctx.data.items() if k not in ("uscc", "name")}
+        await identity.start(ctx, then=(NAME, data))
+        return
+    uscc = message.arg if message.name == "entity" else None
+    if uscc is None and message.text:
+        typed = squash(message.text)
+        uscc = next((u for u, name in bound.items() if typed and (typed in name or typed == u)), None)
+    if uscc not in bound:
+        ctx.say("请从下面的企业中选择一家。")
+        await _ask(ctx, "entity")
+        return
+    ctx.data.update(uscc=uscc, name=bound[uscc])
+    await advance(ctx)
+
+
+async def _on_period_action(ctx: Ctx, phrase: str) -> None:
+    if phrase == "custom":
+        ctx.say("请直接输入报告期间，例如“2023年3月至2024年6月”“2023.3-2024.6”或“从2022年8月1日至今”。")
+        return
+    period = parse_period(phrase, ctx.today)
+    if period is None:
+        await prompt(ctx)
+        return
+    _take_period(ctx, period)
+    await advance(ctx)
+
+
+async def _on_domains_action(ctx: Ctx, message: Inbound) -> None:
+    """`domains:all`, `domains:5,9,13`, or multi-select parts `domain:5|domain:9` (see chat_api)."""
+    numbers: set[int] = set()
+    for part in message.action.split("|"):
+        name, _, arg = part.partition(":")
+        if name == "domains" and arg == "all":
+            numbers.update(d.number for d in DOMAINS)
+        else:
+            numbers.update(int(n) for n in arg.split(",") if n.strip().isdigit())
+    numbers &= {d.number for d in DOMAINS}
+    if not numbers:
+        ctx.say("请至少选择一个领域。")
+        await _ask(ctx, "domains")
+        return
+    ctx.data.pop("ambiguous", None)
+    ctx.data.pop("partial", None)
+    ctx.data["domains"] = sorted(numbers)
+    await advance(ctx)
+
+
+async def _on_confirm_action(ctx: Ctx, what: str) -> None:
+    if what == "issue":
+        begin_issuing(ctx)
+        return
+    if what == "period":
+        ctx.data.pop("start", None)
+        ctx.data.pop("end", None)
+    elif what == "domains":
+        ctx.data.pop("domains", None)
+    await advance(ctx)
+
+
+async def _ask(ctx: Ctx, step: str | None) -> None:
+    data = ctx.data
+    if step == "entity":
+        bound = await ctx.store.bindings(ctx.user, ctx.now)
+        options = [(f"{b.name}", f"entity:{b.uscc}") for b in bound]
+        ctx.ask("您已绑定多家企业，请选择要为哪家企业开具报告：", [*options, ("绑定其他企业", "entity:new")])
+    elif step == "period":
+        ctx.ask(
+            "请选择报告涵盖的时间，也可以直接输入，如“2023年3月至2024年6月”：",
+            [
+                *((label, f"period:{phrase}") for label, phrase in QUICK_CHOICES),
+                ("其他时间", "period:custom"),
+            ],
+        )
+    elif step == "ambiguous":
+        word, numbers = data["ambiguous"][0]
+        options = [(domain_by_number(n).name, f"domain:{n}") for n in numbers]
+        ctx.ask(f"“{word}”可能指以下领域，请选择：", options)
+    elif step == "domains":
+        ctx.ask(
+            "请选择报告涵盖的领域：可以选“全部领域”，或直接输入，如“环保、安全生产和税务”“除了税务都要”。",
+            [("全部领域（40个）", "domains:all")],
+        )
+        ctx.ask("也可以在下面多选：", [(d.name, f"domain:{d.number}") for d in DOMAINS], multi=True)
+    elif step == "confirm":
+        ctx.ask(
+            _summary(data),
+            [
+                ("确认开具", "confirm:issue"),
+                ("修改期间", "confirm:period"),
+                ("修改领域", "confirm:domains"),
+                ("取消", "cancel"),
+            ],
+        )
+    elif step == "issuing":
+        ctx.say("您的报告正在生成，请稍候片刻再发送任意消息查看结果。")
+    else:
+        await advance(ctx)
+
+
+def _summary(data: dict[str, Any]) -> str:
+    numbers = data["domains"]
+    names = "、".join(domain_by_number(n).name for n in numbers)
+    domains = f"全部40个领域（{names}）" if len(numbers) == len(DOMAINS) else names
+    lines = [
+        "请确认报告信息：",
+        f"企业：{data['name']}（{data['uscc']}）",
+        f"期间：{data['start']} 至 {data['end']}",
+        f"领域：{domains}",
+    ]
+    if date.fromisoformat(data["start"]) < DATA_START:
+        lines.append(f"提示：平台自{cn_date(DATA_START)}起归集数据，此前的时段报告中将注明不在覆盖范围内。")
+    return "\n".join(lines)
+
+
+def _entity_info(entity: Any) -> EntityInfo:
+    return EntityInfo(
+        uscc=entity.uscc,
+        name=entity.name,
+        entity_type=entity.entity_type,
+        legal_rep=entity.legal_rep,
+        false_commitment=entity.false_commitment,
+    )
+
+
+# --- issuing -------------------------------------------------------------------------------
+
+
+def begin_issuing(ctx: Ctx) -> None:
+    """Commit "issuing" first, render after: a crash in between is resumed, never repeated."""
+    ctx.data["issue"] = {
+        # Issued reports carry wall-clock second precision; anything this confirmation produced is newer.
+        "since": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "lease": (ctx.now + ISSUE_LEASE).isoformat(),
+    }
+    if ctx.step != "issuing":
+        ctx.goto("issuing")
+    ctx.say("好的，正在为您生成报告，请稍候……")
+    data = dict(ctx.data)
+    issuer = ctx.services.issuer
+
+    async def run() -> ReportLinks:
+        return await issuer.issue(
+            ctx.user,
+            data["uscc"],
+            date.fromisoformat(data["start"]),
+            date.fromisoformat(data["end"]),
+            data["domains"],
+        )
+
+    ctx.deferred = Deferred(run=run, finish=finish_issuing)
+
+
+async def finish_issuing(ctx: Ctx, outcome: Any) -> None:
+    if isinstance(outcome, ReportLinks):
+        deliver(ctx, outcome, "您的专项信用报告已生成：")
+        ctx.end()
+        ctx.ask("还需要办理其他业务吗？", [("再开一份报告", "menu:report"), ("我的报告", "menu:my_reports")])
+    elif isinstance(outcome, ReportError):
+        ctx.say(str(outcome))
+        ctx.end()
+    else:
+        ctx.say("抱歉，报告生成时出现了问题，请稍后重试。")
+        ctx.data.pop("issue", None)
+        ctx.state["step"] = "confirm"
+        await _ask(ctx, "confirm")
+
+
+async def resume_issuing(ctx: Ctx) -> None:
+    """A message while (or after) a confirmation was being rendered, possibly by a crashed process."""
+    data = ctx.data
+    issue = data["issue"]
+    if ctx.now < datetime.fromisoformat(issue["lease"]):
+        await _ask(ctx, "issuing")
+        return
+    report_no = await ctx.store.issued_since(
+        ctx.user,
+        data["uscc"],
+        date.fromisoformat(data["start"]),
+        date.fromisoformat(data["end"]),
+        data["domains"],
+        datetime.fromisoformat(issue["since"]),
+    )
+    if report_no is None:
+        begin_issuing(ctx)
+        return
+    row = await ctx.store.issued(report_no)
+    await finish_issuing(ctx, ctx.services.issuer.links(row.report_no, row.verify_code))
+
+
+def deliver(ctx: Ctx, links: ReportLinks, message: str) -> None:
+    ctx.reply(
+        report_reply(
+            message,
+            report_no=links.report_no,
+            pdf_url=links.pdf_url,
+            verify_url=links.verify_url,
+            qr_url=links.qr_url,
+        )
+    )

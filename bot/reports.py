@@ -29,7 +29,7 @@ from bot.keys import KeyStore
 from bot.render_pool import create_pool, render_signed_pdf, start_workers
 from core.domains import Domain
 from core.report import ReportError, assemble_report, check_entity, check_period, china_today, report_content
-from core.report_identity import make_report_no, new_verification_code, normalize_code
+from core.report_identity import is_valid_report_no, make_report_no, new_verification_code, normalize_code
 from core.signing import canonical_json, sign_content, verify_content
 from storage.models import IssuedReport, ReportSequence
 from storage.queries import entity_info, find_entity, records_for_report
@@ -159,13 +159,15 @@ class ReportService:
 
     async def find(self, report_no: str, code: str) -> IssuedReport | None:
         """The report only when number and code both match; callers answer both misses alike."""
-        async with self.sessions() as session:
-            row = await session.get(IssuedReport, report_no)
+        row = await self.get(report_no)
         if row is None or not hmac.compare_digest(row.verify_code.encode(), normalize_code(code).encode()):
             return None
         return row
 
     async def get(self, report_no: str) -> IssuedReport | None:
+        """Malformed numbers (bad check character) never reach the database."""
+        if not is_valid_report_no(report_no):
+            return None
         async with self.sessions() as session:
             return await session.get(IssuedReport, report_no)
 

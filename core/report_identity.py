@@ -53,13 +53,6 @@ def is_valid_report_no(text: str) -> bool:
     return _check_char(digits) == match.group(3)
 
 
-def report_no_sequence(report_no: str) -> int:
-    match = _NUMBER_RE.match(report_no)
-    if not match:
-        raise ValueError(f"not a report number: {report_no!r}")
-    return int(match.group(2))
-
-
 def new_verification_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.records import Procedure, RecordKind, RecordStatus, RecordView, RepairStatus
+from core.records import RecordKind, RecordView
 from core.uscc import make_uscc
 from storage.models import Entity, Record
 
@@ -112,32 +112,3 @@ async def store_records(
                 )
             )
         await session.commit()
-
-
-def typical_records(count: int) -> list[RecordView]:
-    """`count` valid records spread over the domains and kinds a Shanxi coal trader really has."""
-    plan = [
-        (RecordKind.PENALTY, 9),
-        (RecordKind.ENFORCEMENT, 9),
-        (RecordKind.PENALTY, 5),
-        (RecordKind.LIST, 38),
-        (RecordKind.PENALTY, 13),
-        (RecordKind.JUDGMENT, 20),
-        (RecordKind.PENALTY, 6),
-    ]
-    views = []
-    for i in range(count):
-        kind, domain = plan[i % len(plan)]
-        views.append(
-            record(
-                kind,
-                domain,
-                f"晋市应急罚〔2024〕{100 + i}号",
-                date(2023, 1 + i % 12, 1 + i % 28),
-                procedure=Procedure.SUMMARY if kind is RecordKind.PENALTY and i % 3 == 0 else None,
-                repair_status=RepairStatus.REPAIRED if i % 5 == 0 else RepairStatus.NOT_REPAIRED,
-                repair_date=date(2024, 6, 1) if i % 5 == 0 else None,
-                status=RecordStatus.VALID,
-            )
-        )
-    return views

@@ -31,6 +31,12 @@ def _pages() -> Environment:
     return Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]))
 
 
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(
+        body, status=status, headers=headers, dumps=lambda v: json.dumps(v, ensure_ascii=False)
+    )
+
+
 def _wants_json(request: web.Request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
@@ -42,7 +48,7 @@ def _page(status: int, **context: Any) -> web.Response:
 
 def _not_found(request: web.Request, report_no: str) -> web.Response:
     if _wants_json(request):
-        return web.json_response({"error": {"code": "not_found", "message": NOT_FOUND_MESSAGE}}, status=404)
+        return _json({"error": {"code": "not_found", "message": NOT_FOUND_MESSAGE}}, status=404)
     return _page(404, state="not_found", report_no=report_no, message=NOT_FOUND_MESSAGE)
 
 
@@ -50,9 +56,7 @@ def _not_found(request: web.Request, report_no: str) -> web.Response:
 async def _rate_limit(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path.startswith(("/v/", "/r/")) and not request.app[LIMITER].allow(request.remote or ""):
         if _wants_json(request) or request.method == "POST":
-            return web.json_response(
-                {"error": {"code": "rate_limited", "message": LIMITED_MESSAGE}}, status=429
-            )
+            return _json({"error": {"code": "rate_limited", "message": LIMITED_MESSAGE}}, status=429)
         return web.Response(status=429, text=LIMITED_MESSAGE, content_type="text/plain", charset="utf-8")
     return await handler(request)
 
@@ -75,7 +79,7 @@ def verification_json(row: IssuedReport, valid: bool) -> dict[str, Any]:
 
 async def published_keys(request: web.Request) -> web.Response:
     body = request.app[REPORTS].keys.published().to_json()
-    return web.json_response(body, headers={"Cache-Control": "public, max-age=300"})
+    return _json(body, headers={"Cache-Control": "public, max-age=300"})
 
 
 async def verify(request: web.Request) -> web.Response:
@@ -89,7 +93,7 @@ async def verify(request: web.Request) -> web.Response:
         return _not_found(request, report_no)
     body = verification_json(row, service.is_intact(row))
     if _wants_json(request):
-        return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+        return _json(body)
     return _page(200, state="found", r=body, code=row.verify_code)
 
 
@@ -107,7 +111,7 @@ async def check_upload(request: web.Request) -> web.Response:
                     digest.update(chunk)
                 break
     if not received:
-        return web.json_response(
+        return _json(
             {"error": {"code": "bad_request", "message": "请以 multipart 表单字段 file 上传 PDF 文件。"}},
             status=400,
         )
@@ -116,7 +120,7 @@ async def check_upload(request: web.Request) -> web.Response:
     message = "上传文件与出具的报告完全一致。" if match else "上传文件与出具的报告不一致，或报告不存在。"
     if "text/html" in request.headers.get("Accept", ""):
         return _page(200, state="check", report_no=report_no, match=match, message=message)
-    return web.json_response({"report_no": report_no, "match": match, "message": message})
+    return _json({"report_no": report_no, "match": match, "message": message})
 
 
 async def download(request: web.Request) -> web.StreamResponse:

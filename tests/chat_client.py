@@ -47,6 +47,11 @@ class Replies(list):
             assert fragment in self.text, f"{fragment!r} not in replies:\n{self.text}"
         return self
 
+    def says_line(self, line: str) -> Replies:
+        """An exact line, e.g. the confirmation's "领域：…" with nothing more on it."""
+        assert line in self.text.splitlines(), f"no line {line!r} in replies:\n{self.text}"
+        return self
+
     def never_says(self, *fragments: str) -> Replies:
         for fragment in fragments:
             assert fragment not in self.text, f"{fragment!r} unexpectedly in replies:\n{self.text}"

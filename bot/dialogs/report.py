@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.dialogs import identity
 from bot.dialogs.base import Ctx, Deferred, Inbound, ReportLinks, is_yes, squash
+from bot.dialogs.menu import detect_task
 from bot.replies import report as report_reply
 from core.domain_text import DomainChoice, find_domains, parse_domains
 from core.domains import DOMAINS, domain_by_number
@@ -78,11 +79,15 @@ async def handle(ctx: Ctx, message: Inbound) -> None:
     elif message.text and _absorb(ctx, message.text, reply_to=step):
         await advance(ctx)
     else:
-        ctx.say("抱歉，我没有理解您的意思。")
+        ongoing = detect_task(message.text) == NAME
+        ctx.say("好的，我们继续办理报告。" if ongoing else "抱歉，我没有理解您的意思。")
         await prompt(ctx)
 
 
 # --- slots ---------------------------------------------------------------------------------
+
+#: "再加上环保" adds to the domains already chosen instead of replacing them.
+_ADDING = ("加上", "再加", "增加", "添加", "还要")
 
 
 def _absorb(ctx: Ctx, text: str, reply_to: str | None = None) -> bool:
@@ -107,7 +112,7 @@ def _absorb(ctx: Ctx, text: str, reply_to: str | None = None) -> bool:
         understood = True
     choice = parse_domains(rest) if reply_to in ("domains", "ambiguous") else _found_domains(rest)
     if choice is not None:
-        _take_domains(ctx, choice)
+        _take_domains(ctx, choice, adding=any(word in text for word in _ADDING))
         understood = True
     return understood
 
@@ -132,10 +137,12 @@ def _take_period(ctx: Ctx, period: Period) -> None:
     ctx.data.update(start=period.start.isoformat(), end=period.end.isoformat())
 
 
-def _take_domains(ctx: Ctx, choice: DomainChoice) -> None:
+def _take_domains(ctx: Ctx, choice: DomainChoice, *, adding: bool = False) -> None:
     for word in choice.unknown:
         ctx.say(f"没有找到与“{word}”对应的领域。")
     chosen = {d.number for d in choice.domains}
+    if adding:
+        chosen |= set(ctx.data.get("domains", []))
     if choice.ambiguous:
         ctx.data["partial"] = sorted(chosen)
         ctx.data["ambiguous"] = [[word, [d.number for d in options]] for word, options in choice.ambiguous]

@@ -28,6 +28,7 @@ from bot.appkeys import SESSIONS, SETTINGS
 from bot.keys import KeyStore
 from bot.render_pool import create_pool, render_signed_pdf, start_workers
 from core.domains import Domain
+from core.render import verify_url
 from core.report import ReportError, assemble_report, check_entity, check_period, china_today, report_content
 from core.report_identity import is_valid_report_no, make_report_no, new_verification_code, normalize_code
 from core.signing import canonical_json, sign_content, verify_content
@@ -41,6 +42,15 @@ REPORTS_DIR = "reports"
 
 class EntityNotFoundError(ReportError):
     pass
+
+
+@dataclass(frozen=True)
+class ReportLinks:
+    """Where a holder downloads, a verifier checks, and a chat client fetches the QR image."""
+
+    pdf_url: str
+    verify_url: str
+    qr_url: str
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,14 @@ class ReportService:
             return None
         async with self.sessions() as session:
             return await session.get(IssuedReport, report_no)
+
+    def links(self, row: IssuedReport) -> ReportLinks:
+        query = f"?code={row.verify_code}"
+        return ReportLinks(
+            pdf_url=f"{self.base_url}/r/{row.report_no}.pdf{query}",
+            verify_url=verify_url(self.base_url, row.report_no, row.verify_code),
+            qr_url=f"{self.base_url}/v/{row.report_no}/qr.svg{query}",
+        )
 
     def pdf_bytes(self, row: IssuedReport) -> bytes:
         return (self.reports_dir / row.pdf_path).read_bytes()

@@ -7,6 +7,7 @@ that signed the embedded content, and that content's Ed25519 signature is valid.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -40,12 +41,27 @@ def _check_envelope(signed: SignedContent, keys: PublishedKeys) -> list[str]:
     return []
 
 
+def _summary_mismatches(obj: dict[str, Any], content: dict[str, Any]) -> list[str]:
+    """The verification page's JSON repeats content fields at the top; they must agree with it."""
+    expected = {
+        "report_no": content.get("report_no"),
+        "entity": {"uscc": content["entity"]["uscc"], "name": content["entity"]["name"]},
+        "period": {"start": content["period"]["start"], "end": content["period"]["end"]},
+        "domains": [d["name"] for d in content["domains"]],
+        "issued_at": content.get("issued_at"),
+    }
+    wrong = [field for field, value in expected.items() if field in obj and obj[field] != value]
+    return [f"JSON 中的字段与签名内容不一致：{'、'.join(wrong)}。"] if wrong else []
+
+
 def verify_json(data: bytes, keys: PublishedKeys) -> Verification:
     try:
         signed = parse_envelope(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        problems = _check_envelope(signed, keys)
+        if not problems:
+            problems = _summary_mismatches(json.loads(data), signed.content)
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
         return Verification(False, (f"文件不是有效的报告签名数据：{exc}",), None)
-    problems = _check_envelope(signed, keys)
     return Verification(not problems, tuple(problems), signed)
 
 

@@ -156,10 +156,13 @@ def _environment() -> Environment:
     return env
 
 
-def qr_data_uri(url: str) -> str:
+def qr_svg(url: str) -> str:
     image = qrcode.make(url, image_factory=SvgPathImage, box_size=10, border=1)
-    svg = image.to_string(encoding="unicode")
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return image.to_string(encoding="unicode")
+
+
+def qr_data_uri(url: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(qr_svg(url).encode("utf-8")).decode("ascii")
 
 
 def verify_url(base_url: str, report_no: str, code: str) -> str:

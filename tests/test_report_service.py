@@ -107,6 +107,21 @@ async def test_verification_json_page_and_not_found(client) -> None:
     assert missing.status == 404
 
 
+async def test_links_and_qr_image(client) -> None:
+    issued = await _issue(client)
+    links = client.app[REPORTS].links(issued.row)
+    assert links.verify_url.endswith(f"/v/{issued.row.report_no}?code={issued.row.verify_code}")
+    qr_path = links.qr_url.split("//", 1)[1].split("/", 1)[1]
+    qr = await client.get("/" + qr_path)
+    assert qr.status == 200 and qr.content_type == "image/svg+xml" and "<svg" in await qr.text()
+    wrong = await client.get(f"/v/{issued.row.report_no}/qr.svg", params={"code": "ACDEFGHJ"})
+    assert wrong.status == 404
+    page = await (
+        await client.get(f"/v/{issued.row.report_no}", params={"code": issued.row.verify_code})
+    ).text()
+    assert f"/r/{issued.row.report_no}.pdf?code={issued.row.verify_code}" in page
+
+
 async def test_upload_check_is_byte_for_byte(client) -> None:
     issued = await _issue(client)
     report_no = issued.row.report_no
@@ -151,6 +166,10 @@ async def test_offline_verification_and_tampering(client) -> None:
     tampered = raw.replace("泽应急罚〔2024〕7号".encode(), "泽应急罚〔2024〕8号".encode())
     assert tampered != raw
     assert not (await offline(tampered, keys)).ok
+    page = json.loads(raw)
+    page["entity"]["name"] = "另一家有限公司"
+    relabelled = await offline(json.dumps(page, ensure_ascii=False).encode(), keys)
+    assert not relabelled.ok and "entity" in relabelled.problems[0]
 
 
 async def test_key_rotation_keeps_old_reports_verifiable(client, settings: Settings) -> None:

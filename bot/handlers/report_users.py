@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.ratelimit import RateLimiter
 from bot.reports import REPORTS, report_service_context
-from core.render import TEMPLATES_DIR
+from core.render import TEMPLATES_DIR, qr_svg
 from core.report_identity import normalize_report_no
 from storage.models import IssuedReport
 
@@ -94,7 +94,20 @@ async def verify(request: web.Request) -> web.Response:
     body = verification_json(row, service.is_intact(row))
     if _wants_json(request):
         return _json(body)
-    return _page(200, state="found", r=body, code=row.verify_code)
+    return _page(200, state="found", r=body, links=service.links(row))
+
+
+async def qr_code(request: web.Request) -> web.Response:
+    """The QR image a chat client shows next to a report; it encodes the verification URL."""
+    report_no = normalize_report_no(request.match_info["report_no"])
+    service = request.app[REPORTS]
+    row = await service.find(report_no, request.query.get("code", ""))
+    if row is None:
+        return _not_found(request, report_no)
+    svg = qr_svg(service.links(row).verify_url)
+    return web.Response(
+        text=svg, content_type="image/svg+xml", headers={"Cache-Control": "private, max-age=86400"}
+    )
 
 
 async def check_upload(request: web.Request) -> web.Response:
@@ -146,4 +159,5 @@ def setup(app: web.Application, per_minute: int = 30, burst: int = 20) -> None:
     app.router.add_get("/.well-known/creditbot-keys.json", published_keys)
     app.router.add_get("/v/{report_no}", verify)
     app.router.add_post("/v/{report_no}/check", check_upload)
+    app.router.add_get("/v/{report_no}/qr.svg", qr_code)
     app.router.add_get(r"/r/{report_no:[A-Za-z0-9]+}.pdf", download)

@@ -7,7 +7,10 @@ keeps every earlier one published, so reports signed years ago still verify.
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +28,7 @@ KEYS_DIR = "keys"
 _CA_KEY = "ca.key"
 _CA_CERT = "ca.pem"
 _CURRENT = "current"
+_LOCK = ".lock"
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -80,21 +84,35 @@ class KeyStore:
             x509.load_pem_x509_certificate((self.dir / _CA_CERT).read_bytes()),
         )
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Several service processes may start at once on a fresh data directory: one creates."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o700)
+        with (self.dir / _LOCK).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def ensure(self, now: datetime | None = None) -> None:
         """Create the CA and a first signing key unless they exist."""
         now = now or datetime.now(UTC)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.dir.chmod(0o700)
-        if not (self.dir / _CA_CERT).exists():
-            ca_key = Ed25519PrivateKey.generate()
-            _write_private(self.dir / _CA_KEY, _private_pem(ca_key))
-            _write_public(self.dir / _CA_CERT, cert_pem(make_ca(ca_key, now)).encode("ascii"))
-        if not (self.dir / _CURRENT).exists():
-            self.rotate(now)
+        with self._locked():
+            if not (self.dir / _CA_CERT).exists():
+                ca_key = Ed25519PrivateKey.generate()
+                _write_private(self.dir / _CA_KEY, _private_pem(ca_key))
+                _write_public(self.dir / _CA_CERT, cert_pem(make_ca(ca_key, now)).encode("ascii"))
+            if not (self.dir / _CURRENT).exists():
+                self._rotate(now)
 
     def rotate(self, now: datetime | None = None) -> str:
         """Make a new current key; earlier keys stay on disk and stay published."""
-        now = now or datetime.now(UTC)
+        with self._locked():
+            return self._rotate(now or datetime.now(UTC))
+
+    def _rotate(self, now: datetime) -> str:
         ca_key, ca_cert = self._ca()
         key = Ed25519PrivateKey.generate()
         kid = key_id(key.public_key())
@@ -106,9 +124,6 @@ class KeyStore:
 
     def current_key_id(self) -> str:
         return (self.dir / _CURRENT).read_text("ascii").strip()
-
-    def current_key(self) -> Ed25519PrivateKey:
-        return _load_private(self.dir / f"signing-{self.current_key_id()}.key")
 
     def signing_material(self) -> SigningMaterial:
         kid = self.current_key_id()

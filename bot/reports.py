@@ -122,7 +122,9 @@ class ReportService:
         report_no = await self._next_report_no(china_today(now))
         code = new_verification_code()
         report = assemble_report(info, records, start, end, domains, report_no=report_no, issued_at=now)
-        signed = sign_content(self.keys.current_key(), report_content(report))
+        # One read of the key files: a rotation meanwhile cannot split content and PDF signers.
+        material = self.keys.signing_material()
+        signed = sign_content(material.identity().key, report_content(report))
         loop = asyncio.get_running_loop()
         pdf = await loop.run_in_executor(
             self.executor,
@@ -131,7 +133,7 @@ class ReportService:
             code,
             self.base_url,
             signed.envelope_json(),
-            self.keys.signing_material(),
+            material,
         )
         path = self._store_pdf(report_no, report.issued_at, pdf)
         row = IssuedReport(

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.appkeys import ENGINE, HASH_SECRET, SESSIONS, SETTINGS
 from bot.config import Settings
-from bot.handlers import chat_api, departments, dev, report_qr, report_users, webchat
+from bot.handlers import chat_api, departments, dev, report_users, webchat
 from storage.db import create_engine, session_factory, upgrade
 from storage.secrets import load_or_create_secret
 
@@ -39,7 +39,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     departments.setup(app)
     report_users.setup(app)
-    report_qr.setup(app)
     chat_api.setup(app)
     dev.setup(app, settings.demo)
     webchat.setup(app)

@@ -189,7 +189,7 @@ class ChatWorld:
         self.executor = ThreadPoolExecutor(max_workers=2)
         service = ReportService(session_factory(db), keys, self.executor, data_dir, "http://creditbot.test")
         self.services = Services(
-            hash_secret=secret, sms=OutboxSmsSender(), issuer=ServiceIssuer(service, "http://creditbot.test")
+            hash_secret=secret, sms=OutboxSmsSender(), issuer=ServiceIssuer(service)
         )
         self.engine = Engine(db, self.services, self.clock)
 

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -268,8 +269,8 @@ class _Stuck:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    def links(self, report_no: str, verify_code: str) -> ReportLinks:
-        return self.real.links(report_no, verify_code)
+    def links(self, row: Any) -> ReportLinks:
+        return self.real.links(row)
 
 
 @pytest.mark.parametrize("issued_before_crash", [False, True])

@@ -66,7 +66,7 @@ async def test_confirm_issues_a_report_reply(world: ChatWorld) -> None:
     assert report["report_no"].startswith("SX")
     assert report["pdf_url"].endswith(f"/r/{report['report_no']}.pdf?code=" + report["verify_url"][-8:])
     assert f"/v/{report['report_no']}?code=" in report["verify_url"]
-    assert f"/r/{report['report_no']}/qr.svg?code=" in report["qr_url"]
+    assert f"/v/{report['report_no']}/qr.svg?code=" in report["qr_url"]
     assert await _issued_count(world) == 1
 
 

@@ -79,7 +79,9 @@ class Issuer(Protocol):
         self, user: str, uscc: str, start: date, end: date, domains: list[int]
     ) -> ReportLinks: ...
 
-    def links(self, report_no: str, verify_code: str) -> ReportLinks: ...
+    def links(self, row: Any) -> ReportLinks:
+        """Links of an issued report; `row` carries its `report_no` and `verify_code`."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -54,5 +54,5 @@ async def handle(ctx: Ctx, message: Inbound) -> None:
         ctx.say("没有在您绑定企业的报告中找到这份报告。")
         await prompt(ctx)
         return
-    links = ctx.services.issuer.links(row.report_no, row.verify_code)
+    links = ctx.services.issuer.links(row)
     deliver(ctx, links, f"{row.entity_name}的专项信用报告（{row.period_start} 至 {row.period_end}）：")

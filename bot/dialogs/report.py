@@ -397,7 +397,7 @@ async def resume_issuing(ctx: Ctx) -> None:
         begin_issuing(ctx)
         return
     row = await ctx.store.issued(report_no)
-    await finish_issuing(ctx, ctx.services.issuer.links(row.report_no, row.verify_code))
+    await finish_issuing(ctx, ctx.services.issuer.links(row))
 
 
 def deliver(ctx: Ctx, links: ReportLinks, message: str) -> None:

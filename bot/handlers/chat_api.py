@@ -139,7 +139,7 @@ async def _chat_context(app: web.Application) -> AsyncIterator[None]:
     services = Services(
         hash_secret=app[HASH_SECRET],
         sms=OutboxSmsSender(),
-        issuer=ServiceIssuer(app[REPORTS], settings.base_url),
+        issuer=ServiceIssuer(app[REPORTS]),
         binding_days=settings.binding_days,
     )
     app[CHAT_ENGINE] = Engine(db, services)

@@ -11,6 +11,7 @@ from bot.appkeys import ENGINE, HASH_SECRET, SESSIONS, SETTINGS
 from bot.config import Settings
 from bot.handlers import chat_api, departments, dev, report_users, webchat
 from storage.db import create_engine, session_factory, upgrade
+from storage.demo import ensure_demo_data
 from storage.secrets import load_or_create_secret
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.effective_database_url)
     await upgrade(engine)
+    if settings.demo:
+        await ensure_demo_data(engine, app[HASH_SECRET], settings.demo_entities)
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
     log.info("database ready", extra={"dialect": engine.dialect.name})

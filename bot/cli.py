@@ -47,9 +47,9 @@ def _register_core(subparsers: argparse._SubParsersAction) -> None:
 
 def _command_modules() -> list[ModuleType]:
     from bot import report_cli
-    from bot.commands import dept_cmd, import_cmd
+    from bot.commands import demo_cmd, dept_cmd, import_cmd
 
-    return [report_cli, import_cmd, dept_cmd]
+    return [report_cli, import_cmd, dept_cmd, demo_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

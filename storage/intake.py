@@ -49,7 +49,7 @@ _RECORD_CONTENT = (
     "repair_date",
     "fields",
 )
-_RECORD_INSERT = ("kind", "source_dept", "doc_no", *_RECORD_CONTENT, "version", "created_at", "updated_at")
+RECORD_COLUMNS = ("kind", "source_dept", "doc_no", *_RECORD_CONTENT, "version", "created_at", "updated_at")
 _ENTITY_CONTENT = (
     "name",
     "entity_type",
@@ -62,7 +62,7 @@ _ENTITY_CONTENT = (
     "registered_on",
     "registration_authority",
 )
-_ENTITY_INSERT = ("uscc", *_ENTITY_CONTENT, "false_commitment", "created_at", "updated_at")
+ENTITY_COLUMNS = ("uscc", *_ENTITY_CONTENT, "false_commitment", "created_at", "updated_at")
 #: Three parameters per key stay well under SQLite's and asyncpg's 32,766-parameter limits.
 _LOOKUP_CHUNK = 3000
 
@@ -80,6 +80,26 @@ def _record_content(record: RecordValues) -> tuple[Any, ...]:
         record.repair_date,
         record.fields,
     )
+
+
+def record_row(
+    record: RecordValues, now: datetime, content: tuple[Any, ...] | None = None
+) -> tuple[Any, ...]:
+    """A new record's values in the order of RECORD_COLUMNS, at version 1."""
+    content = content or _record_content(record)
+    return (record.kind.value, record.source_dept, record.doc_no, *content, 1, now, now)
+
+
+def entity_row(
+    entity: EntityValues,
+    secret: bytes,
+    now: datetime,
+    false_commitment: bool = False,
+    content: tuple[Any, ...] | None = None,
+) -> tuple[Any, ...]:
+    """A new entity's values in the order of ENTITY_COLUMNS, the ID number already hashed."""
+    content = content or _entity_content(entity, secret)
+    return (entity.uscc, *content, false_commitment, now, now)
 
 
 async def _existing_records(
@@ -124,14 +144,14 @@ async def write_records(
         content = _record_content(record)
         old = existing.get((record.kind.value, record.source_dept, record.doc_no))
         if old is None:
-            new_rows.append((record.kind.value, record.source_dept, record.doc_no, *content, 1, now, now))
+            new_rows.append(record_row(record, now, content))
             outcomes.append(Outcome.IMPORTED)
         elif tuple(old[name] for name in _RECORD_CONTENT) == content:
             outcomes.append(Outcome.UNCHANGED)
         else:
             corrections.append((old, content))
             outcomes.append(Outcome.UPDATED)
-    await insert_rows(connection, RECORDS, _RECORD_INSERT, new_rows)
+    await insert_rows(connection, RECORDS, RECORD_COLUMNS, new_rows)
     if corrections:
         await _correct_records(connection, corrections, now, replaced_by)
     return outcomes
@@ -207,7 +227,7 @@ async def write_entities(
         content = _entity_content(entity, secret)
         old = existing.get(entity.uscc)
         if old is None:
-            new_rows.append((entity.uscc, *content, False, now, now))
+            new_rows.append(entity_row(entity, secret, now, content=content))
             outcomes.append(Outcome.IMPORTED)
         elif tuple(old[name] for name in _ENTITY_CONTENT) == content:
             outcomes.append(Outcome.UNCHANGED)
@@ -215,7 +235,7 @@ async def write_entities(
             values = {f"b_{name}": value for name, value in zip(_ENTITY_CONTENT, content, strict=True)}
             changed.append({"b_uscc": entity.uscc, "b_updated_at": now, **values})
             outcomes.append(Outcome.UPDATED)
-    await insert_rows(connection, ENTITIES, _ENTITY_INSERT, new_rows)
+    await insert_rows(connection, ENTITIES, ENTITY_COLUMNS, new_rows)
     if changed:
         statement = (
             update(ENTITIES)

@@ -5,21 +5,29 @@ Set CREDITBOT_SCREENSHOT_DIR to keep screenshots of each step for a look at the 
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
+import re
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import qrcode
 from aiohttp import web
 from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from pypdf import PdfReader
 from qrcode.image.svg import SvgPathImage
+from sqlalchemy import func, select
 
 from bot.app import create_app
+from bot.appkeys import ENGINE
 from bot.config import Settings
+from storage.demo import DEMO_ENTITIES
+from storage.models import IssuedReport
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,14 +62,22 @@ async def snapshot(page: Page, name: str) -> None:
         await page.screenshot(path=str(Path(directory) / f"webchat-{name}.png"))
 
 
+@dataclass(frozen=True)
+class Live:
+    url: str
+    app: web.Application
+
+
 @pytest.fixture
-async def live_url(settings: Settings) -> AsyncIterator[str]:
-    """The real service on a real port: links it prints (PDF, QR) must open in the browser."""
+async def live(settings: Settings) -> AsyncIterator[Live]:
+    """The real service in demo mode (which loads the demo businesses), on a real port: the links
+    it prints must open in the browser."""
     port = _free_port()
-    runner = web.AppRunner(create_app(replace(settings, host="127.0.0.1", port=port)))
+    app = create_app(replace(settings, host="127.0.0.1", port=port, demo_entities=len(DEMO_ENTITIES)))
+    runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
+    yield Live(f"http://127.0.0.1:{port}", app)
     await runner.cleanup()
 
 
@@ -158,7 +174,8 @@ def _fake_peer(requests: list[dict]) -> tuple:
     return answer, image
 
 
-async def test_every_reply_type_renders_on_a_phone(live_url: str, phone: Page) -> None:
+async def test_every_reply_type_renders_on_a_phone(live: Live, phone: Page) -> None:
+    live_url = live.url
     requests: list[dict] = []
     answer, image = _fake_peer(requests)
     await phone.route("**/api/chat", answer)
@@ -211,3 +228,119 @@ async def test_every_reply_type_renders_on_a_phone(live_url: str, phone: Page) -
     await phone.get_by_role("button", name="发送").click()
     await expect(phone.get_by_role("log").get_by_text("收到：还在吗")).to_be_visible()
     assert requests[-1]["user"] == requests[0]["user"], "the anonymous user id survives a reload"
+
+
+async def _send(page: Page, text: str) -> None:
+    await page.get_by_label("输入消息").fill(text)
+    await page.get_by_role("button", name="发送").click()
+
+
+async def _bot_says(page: Page, fragment: str) -> None:
+    await expect(page.locator(".msg--bot").last).to_contain_text(fragment, timeout=30_000)
+
+
+async def _issued_reports(app: web.Application) -> int:
+    async with app[ENGINE].connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(IssuedReport.__table__))).scalar_one()
+
+
+async def test_from_the_first_message_to_a_downloaded_report(live: Live, phone: Page) -> None:
+    owner = DEMO_ENTITIES[1]
+    log = phone.get_by_role("log")
+    await phone.goto(live.url)
+
+    box = phone.get_by_label("输入消息")
+    await box.fill("我要开信用报告")
+    await box.press("Enter")
+    await _bot_says(phone, "统一社会信用代码")
+    await _send(phone, owner.uscc)
+    await _bot_says(phone, f"找到企业：{owner.name}")
+    await log.get_by_role("button", name="是", exact=True).click()
+    await _bot_says(phone, "法定代表人的姓名")
+    await _send(phone, owner.legal_rep)
+    await _bot_says(phone, "后6位")
+    await _send(phone, owner.id_last6)
+    masked = f"{owner.phone[:3]}****{owner.phone[-4:]}"
+    await _bot_says(phone, masked)
+
+    sms = phone.locator("#demo-sms .sms").first
+    await expect(sms).to_contain_text(f"发往 {masked}")
+    await snapshot(phone, "4-code")
+    await sms.get_by_role("button", name=re.compile("填入输入框")).click()
+    await expect(box).to_have_value(re.compile(r"^\d{6}$"))
+    await box.press("Enter")
+    await _bot_says(phone, "报告涵盖的时间")
+    await expect(log.get_by_text("身份核验成功", exact=False)).to_be_visible()
+
+    await log.get_by_role("button", name="近三年", exact=True).click()
+    await _bot_says(phone, "多选")
+    await log.get_by_role("button", name=re.compile("展开全部")).click()
+    chosen = ("生态环境", "应急管理（安全生产）", "税务")
+    for label in chosen:
+        await log.get_by_role("button", name=label, exact=True).click()
+    await snapshot(phone, "5-domains")
+    await log.get_by_role("button", name="确定（3）").click()
+    await _bot_says(phone, "请确认报告信息")
+    summary = phone.locator(".msg--bot").last
+    await expect(summary).to_contain_text("领域：" + "、".join(chosen))
+    await expect(summary).to_contain_text(re.compile(r"期间：\d{4}-\d\d-\d\d 至 \d{4}-\d\d-\d\d"))
+
+    # The confirmation reaches the server but its answer is lost on the way back: the page sends
+    # it again with the same msg_id and must get the same report, not a second one.
+    sent: list[dict] = []
+
+    async def lose_first_answer(route: Route) -> None:
+        sent.append(json.loads(route.request.post_data or "{}"))
+        if len(sent) == 1:
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await phone.route("**/api/chat", lose_first_answer)
+    await log.get_by_role("button", name="确认开具").click()
+    card = log.get_by_role("article", name=re.compile("专项信用报告 SX"))
+    await expect(card).to_be_visible(timeout=60_000)
+    await phone.unroute("**/api/chat")
+    assert [request["msg_id"] for request in sent] == [sent[0]["msg_id"]] * 2
+    await expect(card).to_have_count(1)
+    assert await _issued_reports(live.app) == 1
+    report_no = (await card.get_attribute("aria-label") or "").split()[-1]
+
+    await card.get_by_role("button", name="二维码").click()
+    qr = card.get_by_role("img", name=f"报告 {report_no} 的核验二维码")
+    await expect(qr).to_be_visible()
+    assert await qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    verify = card.get_by_role("link", name="在线核验")
+    await expect(verify).to_have_attribute("href", re.compile(rf"^{live.url}/v/{report_no}\?code="))
+    await snapshot(phone, "6-report")
+
+    async with phone.expect_download() as downloading:
+        await card.get_by_role("link", name="下载PDF").click()
+    download = await downloading.value
+    pdf = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    assert pdf.startswith(b"%PDF")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert owner.name in text and report_no in text
+
+
+async def test_a_rejected_message_gets_a_polite_answer_and_the_chat_goes_on(live: Live, phone: Page) -> None:
+    sent: list[str] = []
+
+    async def corrupt_first(route: Route) -> None:
+        sent.append(route.request.post_data or "")
+        if len(sent) == 1:
+            await route.continue_(post_data="{")
+        else:
+            await route.continue_()
+
+    await phone.route("**/api/chat", corrupt_first)
+    await phone.goto(live.url)
+    await _send(phone, "我要开信用报告")
+    error = phone.locator(".msg--error")
+    await expect(error).to_contain_text("抱歉，这条消息没能处理：请求内容不是有效的JSON")
+    await snapshot(phone, "7-error")
+    await _send(phone, "我要开信用报告")
+    await _bot_says(phone, "统一社会信用代码")
+    assert len(sent) == 2, "a 400 is shown, not retried"
+    await expect(error).to_have_count(1)

@@ -13,6 +13,8 @@
   const RETRY_DELAYS_MS = [600, 1200, 2500, 5000, 8000];
   const REQUEST_TIMEOUT_MS = 45000;
   const OUTBOX_POLL_MS = 2000;
+  /** A long multi-select (all 40 domains) starts folded so the question stays on the phone screen. */
+  const CHIPS_SHOWN = 12;
 
   const demo = document.body.dataset.demo === "true";
   const chat = document.getElementById("chat");
@@ -147,7 +149,19 @@
     }
 
     options.forEach((option, index) => {
+      if (index === CHIPS_SHOWN && options.length > CHIPS_SHOWN + 2) {
+        chipList.append(el("button", {
+          type: "button",
+          class: "chip-more",
+          text: `展开全部 ${options.length} 项`,
+          onclick: (event) => {
+            for (const chip of chipList.querySelectorAll(".chip[hidden]")) chip.hidden = false;
+            event.currentTarget.remove();
+          },
+        }));
+      }
       chipList.append(el("button", {
+        hidden: index >= CHIPS_SHOWN && options.length > CHIPS_SHOWN + 2,
         type: "button",
         class: "chip",
         "aria-pressed": "false",
@@ -251,7 +265,11 @@
 
   function renderReply(reply) {
     const render = RENDERERS[reply && reply.type] || RENDERERS.text;
-    messageRow("bot", ...render(reply || {}));
+    const row = messageRow("bot", ...render(reply || {}));
+    // Cards and chip lists take the full width instead of shrinking to their text.
+    if (reply && (reply.type === "report" || (reply.type === "choices" && reply.multi))) {
+      row.classList.add("msg--wide");
+    }
   }
 
   function renderUser(text) {
@@ -391,15 +409,20 @@
   }
 
   /* ---------- demo SMS banner ---------- */
-  function outboxItems(body) {
-    const items = Array.isArray(body) ? body : (body && (body.messages || body.items || body.outbox)) || [];
-    return Array.isArray(items) ? items : [];
+  /** GET /dev/outbox?user= answers {"messages": [{"id", "channel", "phone" (masked), "text", "sent_at"}]},
+      oldest first, narrowed to the business this user is verifying. */
+  function smsCode(message) {
+    const match = /\d{6}/.exec(String(message.text || ""));
+    return match ? match[0] : "";
   }
 
-  function smsCode(item) {
-    if (item.code) return String(item.code);
-    const match = /\d{6}/.exec(String(item.text || item.body || ""));
-    return match ? match[0] : "";
+  /** Beijing time whatever the phone's zone; a stamp without a zone is UTC, as the database stores it. */
+  function smsTime(stamp) {
+    if (typeof stamp !== "string" || !stamp) return "";
+    const zoned = /(Z|[+-]\d\d:?\d\d)$/.test(stamp) ? stamp : `${stamp}Z`;
+    const when = new Date(zoned);
+    if (Number.isNaN(when.getTime())) return "";
+    return when.toLocaleTimeString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" });
   }
 
   let lastOutbox = "";
@@ -419,21 +442,17 @@
     if (serialized === lastOutbox) return;
     lastOutbox = serialized;
     const box = document.getElementById("demo-sms");
-    const latest = outboxItems(body).slice(-3).reverse();
+    const messages = body && Array.isArray(body.messages) ? body.messages : [];
+    const latest = messages.filter((message) => message.channel === "sms").slice(-2).reverse();
     box.replaceChildren();
-    if (!latest.length) {
-      box.append(el("p", { class: "demo__empty", text: "暂无短信验证码" }));
-      return;
-    }
     for (const item of latest) {
       const code = smsCode(item);
-      const phone = item.phone || item.to || "";
-      const when = item.sent_at || item.at || item.time || "";
-      const time = when ? new Date(when).toLocaleTimeString("zh-CN", { hour12: false }) : "";
+      const phone = item.phone || "";
+      const time = smsTime(item.sent_at);
       box.append(el("div", { class: "sms", "data-code": code },
         el("span", { class: "sms__meta", text: phone ? `发往 ${phone}` : "短信" }),
         el("span", { class: "sms__code", text: code || item.text || "" }),
-        time && time !== "Invalid Date" ? el("span", { class: "sms__meta", text: time }) : null,
+        time ? el("span", { class: "sms__meta", text: time }) : null,
         code ? el("button", {
           type: "button", class: "sms__fill", text: "填入", "aria-label": `把验证码 ${code} 填入输入框`,
           onclick: () => { input.value = code; input.focus(); },

@@ -178,6 +178,31 @@ BUSINESSES = (ACME, RIVER, LIAR)
 _ids = itertools.count(1)
 
 
+async def add_businesses(db: AsyncEngine, secret: bytes, *businesses: Business) -> None:
+    """Store the test businesses with their ID tails hashed under the service secret."""
+    now = datetime.now(UTC)
+    async with db.begin() as conn:
+        for b in businesses or BUSINESSES:
+            await conn.execute(
+                insert(Entity.__table__).values(
+                    uscc=b.uscc,
+                    name=b.name,
+                    entity_type="企业",
+                    legal_rep=b.legal_rep,
+                    legal_rep_id_hash=id_number_hash(secret, b.id_number),
+                    legal_rep_id_tail_hash=id_tail_hash(secret, b.id_number),
+                    legal_rep_id_last4=b.id_number[-4:],
+                    phone=b.phone,
+                    address="山西省太原市",
+                    registered_on=date(2015, 3, 1),
+                    registration_authority="太原市行政审批服务管理局",
+                    false_commitment=b.false_commitment,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+
 class ChatWorld:
     """A real engine on the test database; `restart()` gives a fresh engine as after kill -9."""
 
@@ -188,9 +213,7 @@ class ChatWorld:
         keys.ensure()
         self.executor = ThreadPoolExecutor(max_workers=2)
         service = ReportService(session_factory(db), keys, self.executor, data_dir, "http://creditbot.test")
-        self.services = Services(
-            hash_secret=secret, sms=OutboxSmsSender(), issuer=ServiceIssuer(service)
-        )
+        self.services = Services(hash_secret=secret, sms=OutboxSmsSender(), issuer=ServiceIssuer(service))
         self.engine = Engine(db, self.services, self.clock)
 
     def restart(self) -> Engine:
@@ -206,28 +229,7 @@ class ChatWorld:
         return ChatClient(send, user or f"user-{next(_ids)}")
 
     async def add_businesses(self, *businesses: Business) -> None:
-        now = datetime.now(UTC)
-        secret = self.services.hash_secret
-        async with self.db.begin() as conn:
-            for b in businesses or BUSINESSES:
-                await conn.execute(
-                    insert(Entity.__table__).values(
-                        uscc=b.uscc,
-                        name=b.name,
-                        entity_type="企业",
-                        legal_rep=b.legal_rep,
-                        legal_rep_id_hash=id_number_hash(secret, b.id_number),
-                        legal_rep_id_tail_hash=id_tail_hash(secret, b.id_number),
-                        legal_rep_id_last4=b.id_number[-4:],
-                        phone=b.phone,
-                        address="山西省太原市",
-                        registered_on=date(2015, 3, 1),
-                        registration_authority="太原市行政审批服务管理局",
-                        false_commitment=b.false_commitment,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+        await add_businesses(self.db, self.services.hash_secret, *businesses)
 
     async def sms_code(self, phone: str) -> str:
         """The code in the latest message to `phone`, read from the outbox like the demo banner."""

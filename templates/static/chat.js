@@ -461,6 +461,10 @@
   }
 
   /* ---------- wiring ---------- */
+  // Enter that commits a pinyin candidate must not also send the half-typed message.
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.isComposing || event.keyCode === 229)) event.preventDefault();
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value.trim();

@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -209,12 +210,25 @@ REPORTS = web.AppKey("reports", ReportService)
 
 
 async def report_service_context(app: web.Application) -> AsyncIterator[None]:
-    """Keys on first start, then the render pool warmed before the first request is served."""
+    """Keys on first start; render workers start and warm up in the background right away.
+
+    Start-up does not wait for the warm-up (about a second per worker), so the service answers
+    at once, yet the workers are warm well before anyone has finished a report dialog.
+    """
     settings = app[SETTINGS]
     keys = KeyStore(settings.data_dir)
     keys.ensure()
     pool = create_pool(settings.render_workers)
-    await start_workers(pool, settings.render_workers)
+    warming = asyncio.create_task(_warm(pool, settings.render_workers))
     app[REPORTS] = ReportService(app[SESSIONS], keys, pool, settings.data_dir, settings.base_url)
     yield
-    pool.shutdown(wait=True, cancel_futures=True)
+    warming.cancel()
+    # Do not block the loop on a worker still warming up or rendering: it exits when done.
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _warm(pool: Executor, workers: int) -> None:
+    try:
+        await start_workers(pool, workers)
+    except BrokenProcessPool:
+        log.exception("render workers failed to start")

@@ -1,8 +1,12 @@
 """The service's signing keys and CA, kept in the data directory.
 
 Created on first start so a fresh deployment signs at once; private keys are written with
-mode 0600 and never leave this module except as the signing identity. Rotation adds a key and
-keeps every earlier one published, so reports signed years ago still verify.
+mode 0600 and never leave this module except as signing material. Each key set, named by its
+key id, is an Ed25519 key for the content signature plus an ECDSA P-256 key and certificate for
+the PDF signature (see `core.certs` for why two). Rotation adds a set and keeps every earlier
+one published, so reports signed years ago still verify.
+
+Files: ca.key/ca.pem, and per key id: content-<kid>.key/.pub, pdf-<kid>.key/.pem; `current`.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from core.certs import cert_pem, make_ca, make_leaf
+from core.certs import cert_pem, make_ca, make_leaf, new_ecdsa_key
 from core.keyring import PublishedKey, PublishedKeys
 from core.pdf_signing import PdfSigningIdentity
 from core.signing import key_id
@@ -29,6 +35,7 @@ _CA_KEY = "ca.key"
 _CA_CERT = "ca.pem"
 _CURRENT = "current"
 _LOCK = ".lock"
+_K = TypeVar("_K", Ed25519PrivateKey, EllipticCurvePrivateKey)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -43,32 +50,38 @@ def _write_public(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def _private_pem(key: Ed25519PrivateKey) -> bytes:
+def _private_pem(key: Ed25519PrivateKey | EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def _load_private(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} is not an Ed25519 key")
+def _public_pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _load_private(pem: bytes, kind: type[_K]) -> _K:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, kind):
+        raise ValueError(f"expected a {kind.__name__}")
     return key
 
 
 @dataclass(frozen=True)
 class SigningMaterial:
-    """The current key as picklable bytes, for render workers in other processes."""
+    """The current key set as picklable bytes, for render workers in other processes."""
 
-    key_pem: bytes
+    content_key_pem: bytes
+    pdf_key_pem: bytes
     cert_pem: bytes
     ca_cert_pem: bytes
 
+    def content_key(self) -> Ed25519PrivateKey:
+        return _load_private(self.content_key_pem, Ed25519PrivateKey)
+
     def identity(self) -> PdfSigningIdentity:
-        key = serialization.load_pem_private_key(self.key_pem, password=None)
-        assert isinstance(key, Ed25519PrivateKey)
         return PdfSigningIdentity(
-            key=key,
+            key=_load_private(self.pdf_key_pem, EllipticCurvePrivateKey),
             certificate=x509.load_pem_x509_certificate(self.cert_pem),
             ca_certificate=x509.load_pem_x509_certificate(self.ca_cert_pem),
         )
@@ -78,9 +91,9 @@ class KeyStore:
     def __init__(self, data_dir: Path) -> None:
         self.dir = data_dir / KEYS_DIR
 
-    def _ca(self) -> tuple[Ed25519PrivateKey, x509.Certificate]:
+    def _ca(self) -> tuple[EllipticCurvePrivateKey, x509.Certificate]:
         return (
-            _load_private(self.dir / _CA_KEY),
+            _load_private((self.dir / _CA_KEY).read_bytes(), EllipticCurvePrivateKey),
             x509.load_pem_x509_certificate((self.dir / _CA_CERT).read_bytes()),
         )
 
@@ -101,7 +114,7 @@ class KeyStore:
         now = now or datetime.now(UTC)
         with self._locked():
             if not (self.dir / _CA_CERT).exists():
-                ca_key = Ed25519PrivateKey.generate()
+                ca_key = new_ecdsa_key()
                 _write_private(self.dir / _CA_KEY, _private_pem(ca_key))
                 _write_public(self.dir / _CA_CERT, cert_pem(make_ca(ca_key, now)).encode("ascii"))
             if not (self.dir / _CURRENT).exists():
@@ -114,11 +127,14 @@ class KeyStore:
 
     def _rotate(self, now: datetime) -> str:
         ca_key, ca_cert = self._ca()
-        key = Ed25519PrivateKey.generate()
-        kid = key_id(key.public_key())
-        _write_private(self.dir / f"signing-{kid}.key", _private_pem(key))
-        leaf = make_leaf(ca_key, ca_cert, key.public_key(), now)
-        _write_public(self.dir / f"signing-{kid}.pem", cert_pem(leaf).encode("ascii"))
+        content_key = Ed25519PrivateKey.generate()
+        pdf_key = new_ecdsa_key()
+        kid = key_id(content_key.public_key())
+        _write_private(self.dir / f"content-{kid}.key", _private_pem(content_key))
+        _write_public(self.dir / f"content-{kid}.pub", _public_pem(content_key.public_key()))
+        _write_private(self.dir / f"pdf-{kid}.key", _private_pem(pdf_key))
+        leaf = make_leaf(ca_key, ca_cert, pdf_key.public_key(), kid, now)
+        _write_public(self.dir / f"pdf-{kid}.pem", cert_pem(leaf).encode("ascii"))
         _write_public(self.dir / _CURRENT, kid.encode("ascii"))
         return kid
 
@@ -128,24 +144,28 @@ class KeyStore:
     def signing_material(self) -> SigningMaterial:
         kid = self.current_key_id()
         return SigningMaterial(
-            key_pem=(self.dir / f"signing-{kid}.key").read_bytes(),
-            cert_pem=(self.dir / f"signing-{kid}.pem").read_bytes(),
+            content_key_pem=(self.dir / f"content-{kid}.key").read_bytes(),
+            pdf_key_pem=(self.dir / f"pdf-{kid}.key").read_bytes(),
+            cert_pem=(self.dir / f"pdf-{kid}.pem").read_bytes(),
             ca_cert_pem=(self.dir / _CA_CERT).read_bytes(),
         )
 
     def published(self) -> PublishedKeys:
         current = self.current_key_id()
         keys = []
-        for path in sorted(self.dir.glob("signing-*.pem")):
-            cert = x509.load_pem_x509_certificate(path.read_bytes())
-            public = cert.public_key()
+        for path in sorted(self.dir.glob("content-*.pub")):
+            public = serialization.load_pem_public_key(path.read_bytes())
+            if not isinstance(public, Ed25519PublicKey):
+                raise ValueError(f"{path} is not an Ed25519 public key")
+            kid = key_id(public)
+            cert = x509.load_pem_x509_certificate((self.dir / f"pdf-{kid}.pem").read_bytes())
             keys.append(
                 PublishedKey(
-                    key_id=key_id(public),  # type: ignore[arg-type]
-                    public_key=public,  # type: ignore[arg-type]
+                    key_id=kid,
+                    public_key=public,
                     certificate=cert,
                     created_at=cert.not_valid_before_utc.isoformat(),
-                    current=key_id(public) == current,  # type: ignore[arg-type]
+                    current=kid == current,
                 )
             )
         keys.sort(key=lambda k: (k.created_at, k.key_id))

@@ -125,7 +125,7 @@ class ReportService:
         report = assemble_report(info, records, start, end, domains, report_no=report_no, issued_at=now)
         # One read of the key files: a rotation meanwhile cannot split content and PDF signers.
         material = self.keys.signing_material()
-        signed = sign_content(material.identity().key, report_content(report))
+        signed = sign_content(material.content_key(), report_content(report))
         loop = asyncio.get_running_loop()
         pdf = await loop.run_in_executor(
             self.executor,

@@ -1,7 +1,9 @@
-"""The service's own certificate authority and the certificates of its signing keys.
+"""The service's own certificate authority and the certificates of its PDF-signing keys.
 
-PDF readers show a signature only through an X.509 chain, so each Ed25519 signing key gets a
-certificate from a CA that the service publishes next to its public keys.
+PDF readers show a signature only through an X.509 chain, so each signing key set gets a
+certificate from a CA that the service publishes next to its public keys. The PDF layer uses
+ECDSA P-256: Adobe Acrobat and poppler (Evince, Okular, pdfsig) verify ECDSA and RSA PDF
+signatures but report Ed25519 ones as corrupt, so Ed25519 stays with the content signature.
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ec import (
+    SECP256R1,
+    EllipticCurvePrivateKey,
+    EllipticCurvePublicKey,
+    generate_private_key,
+)
 from cryptography.x509.oid import NameOID
-
-from core.signing import key_id
 
 ORGANIZATION = "creditbot 专项信用报告服务"
 CA_YEARS = 30
@@ -31,7 +36,11 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def make_ca(ca_key: Ed25519PrivateKey, now: datetime) -> x509.Certificate:
+def new_ecdsa_key() -> EllipticCurvePrivateKey:
+    return generate_private_key(SECP256R1())
+
+
+def make_ca(ca_key: EllipticCurvePrivateKey, now: datetime) -> x509.Certificate:
     name = _name("creditbot 报告签发根证书")
     public = ca_key.public_key()
     return (
@@ -58,17 +67,21 @@ def make_ca(ca_key: Ed25519PrivateKey, now: datetime) -> x509.Certificate:
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(ca_key, None)
+        .sign(ca_key, hashes.SHA256())
     )
 
 
 def make_leaf(
-    ca_key: Ed25519PrivateKey, ca_cert: x509.Certificate, public: Ed25519PublicKey, now: datetime
+    ca_key: EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    public: EllipticCurvePublicKey,
+    kid: str,
+    now: datetime,
 ) -> x509.Certificate:
-    """A signing certificate named after the key id, with non-repudiation as PDF signing expects."""
+    """A PDF-signing certificate named after the content key id it travels with."""
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(f"creditbot 报告签名密钥 {key_id(public)}"))
+        .subject_name(_name(f"creditbot 报告签名密钥 {kid}"))
         .issuer_name(ca_cert.subject)
         .public_key(public)
         .serial_number(x509.random_serial_number())
@@ -93,7 +106,7 @@ def make_leaf(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
-        .sign(ca_key, None)
+        .sign(ca_key, hashes.SHA256())
     )
 
 

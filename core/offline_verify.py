@@ -1,8 +1,9 @@
 """Verification of an issued report without the service: a PDF file or its signed JSON.
 
 Needs only the published key set (a saved copy of /.well-known/creditbot-keys.json). A PDF
-passes only if its PDF signature covers the whole file, chains to our CA, was made by the key
-that signed the embedded content, and that content's Ed25519 signature is valid.
+passes only if its PDF signature covers the whole file, chains to our CA, was made with the
+certificate published for the key that signed the embedded content, and that content's Ed25519
+signature is valid.
 """
 
 from __future__ import annotations
@@ -88,11 +89,11 @@ def verify_pdf(pdf: bytes, keys: PublishedKeys) -> Verification:
     problems.extend(_check_envelope(signed, keys))
     published = {k.key_id: k for k in keys.keys}.get(signed.key_id)
     if check.signer_public_key is not None and published is not None:
-        expected = published.public_key.public_bytes(
+        expected = published.certificate.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         if expected != check.signer_public_key:
-            problems.append("PDF 签名者与报告数据的签名密钥不一致。")
+            problems.append("PDF 签名证书与报告数据的签名密钥不属于同一密钥组。")
     return Verification(not problems, tuple(problems), signed)
 
 

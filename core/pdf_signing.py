@@ -14,7 +14,7 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -37,7 +37,7 @@ def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
 class PdfSigningIdentity:
     """Everything needed to sign: the leaf key, its certificate and the chain up to our CA."""
 
-    key: Ed25519PrivateKey
+    key: EllipticCurvePrivateKey
     certificate: x509.Certificate
     ca_certificate: x509.Certificate
 
@@ -58,7 +58,7 @@ def sign_pdf(pdf: bytes, identity: PdfSigningIdentity) -> bytes:
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME,
         subfilter=fields.SigSeedSubFilter.PADES,
-        md_algorithm="sha512",
+        md_algorithm="sha256",
         reason="专项信用报告签发",
         location="山西省",
     )

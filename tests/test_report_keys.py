@@ -22,7 +22,7 @@ def test_processes_starting_together_create_one_ca_and_one_key(tmp_path: Path) -
         kids = set(pool.map(_ensure, [str(tmp_path)] * 8))
     assert len(kids) == 1
     keys_dir = tmp_path / "keys"
-    assert len(list(keys_dir.glob("signing-*.key"))) == 1
+    assert len(list(keys_dir.glob("content-*.key"))) == len(list(keys_dir.glob("pdf-*.key"))) == 1
     assert keys_dir.stat().st_mode & 0o777 == 0o700
     for private in [*keys_dir.glob("*.key")]:
         assert private.stat().st_mode & 0o777 == 0o600
@@ -41,5 +41,8 @@ def test_rotation_publishes_every_key_and_marks_the_current_one(tmp_path: Path) 
     for key in published.keys:
         assert key_id(key.public_key) == key.key_id
         assert key.certificate.issuer == published.ca_certificate.subject
-    identity = store.signing_material().identity()
-    assert key_id(identity.key.public_key()) == second
+        assert key.key_id in key.certificate.subject.rfc4514_string()
+    material = store.signing_material()
+    assert key_id(material.content_key().public_key()) == second
+    current = next(k for k in published.keys if k.current)
+    assert material.identity().certificate.public_key() == current.certificate.public_key()

@@ -170,6 +170,7 @@ async def main(runs: int) -> None:
             await _seed(app, heavy, 300)
             warm_up()  # the raw render runs in this process: give it the same warm fonts
             service = app[REPORTS]
+            await service.ready()
             print(f"issue vs raw WeasyPrint render, median of {runs} runs, all 40 domains")
             for label, uscc in (("typical (10 records)", typical), ("heavy (300 records)", heavy)):
                 issue_times, raw = await _issue_vs_raw(service, app, uscc, runs)

@@ -74,6 +74,20 @@ class ReportService:
         self.executor = executor
         self.reports_dir = data_dir / REPORTS_DIR
         self.base_url = base_url
+        self._warming: asyncio.Task[None] | None = None
+
+    def start_warming(self, workers: int) -> None:
+        """Start and warm the render workers in the background (the pool spawns lazily)."""
+        self._warming = asyncio.create_task(_warm(self.executor, workers))
+
+    async def ready(self) -> None:
+        """Wait until the render workers are warm, e.g. before timing them."""
+        if self._warming is not None:
+            await asyncio.shield(self._warming)
+
+    def stop_warming(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
 
     async def _next_report_no(self, day: date) -> str:
         """Per-day sequence: an UPDATE … RETURNING takes the row lock on both databases."""
@@ -219,10 +233,11 @@ async def report_service_context(app: web.Application) -> AsyncIterator[None]:
     keys = KeyStore(settings.data_dir)
     keys.ensure()
     pool = create_pool(settings.render_workers)
-    warming = asyncio.create_task(_warm(pool, settings.render_workers))
-    app[REPORTS] = ReportService(app[SESSIONS], keys, pool, settings.data_dir, settings.base_url)
+    service = ReportService(app[SESSIONS], keys, pool, settings.data_dir, settings.base_url)
+    service.start_warming(settings.render_workers)
+    app[REPORTS] = service
     yield
-    warming.cancel()
+    service.stop_warming()
     # Do not block the loop on a worker still warming up or rendering: it exits when done.
     pool.shutdown(wait=False, cancel_futures=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import UTC, date, datetime
 from io import BytesIO
@@ -10,13 +11,14 @@ from pathlib import Path
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pypdf import PdfReader
 
 from bot.keys import KeyStore
 from core.domains import domain_by_name
 from core.offline_verify import verify_pdf
 from core.pdf_signing import check_pdf_signature, sign_pdf
 from core.records import EntityInfo
-from core.render import html_to_pdf, render_html
+from core.render import ATTACHMENT_NAME, html_to_pdf, render_html
 from core.report import assemble_report, report_content
 from core.signing import sign_content
 from tests.report_support import USCC
@@ -75,3 +77,15 @@ def test_a_foreign_ca_is_not_trusted(signed, tmp_path: Path) -> None:
     other.ensure()
     check = check_pdf_signature(pdf, [other.published().ca_certificate])
     assert not check.ok and any("根证书" in p for p in check.problems)
+
+
+def test_signing_keeps_metadata_and_the_signed_attachment(signed) -> None:
+    pdf, store = signed
+    reader = PdfReader(BytesIO(pdf))
+    assert reader.metadata is not None
+    assert reader.metadata.title == "专项信用报告 SX202511200000017"
+    assert reader.metadata.creator == "creditbot 专项信用报告服务"
+    assert "泽州县金鼎矿业有限公司" in (reader.metadata.subject or "")
+    envelope = json.loads(reader.attachments[ATTACHMENT_NAME][0])
+    assert envelope["key_id"] == store.current_key_id()
+    assert envelope["content"]["report_no"] == "SX202511200000017"

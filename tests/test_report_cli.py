@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from core.records import RecordKind
+from core.uscc import make_uscc
 from storage.db import create_engine, session_factory, upgrade
 from tests.report_support import USCC, pdf_text, record, store_entity, store_records
 
@@ -94,4 +95,7 @@ async def test_report_refusals_are_explained(cli_env: Path, tmp_path: Path, caps
         == 1
     )
     assert "校验码" in capsys.readouterr().err
+    unknown = make_uscc("91140525MA0K8U2R8")
+    assert await run("report", unknown, "--from", "2024-01-01", "--to", "2024-12-31", "--out", str(out)) == 1
+    assert f"未找到统一社会信用代码为 {unknown} 的经营主体" in capsys.readouterr().err
     assert not out.exists()

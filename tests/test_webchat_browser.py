@@ -230,6 +230,37 @@ async def test_every_reply_type_renders_on_a_phone(live: Live, phone: Page) -> N
     assert requests[-1]["user"] == requests[0]["user"], "the anonymous user id survives a reload"
 
 
+async def test_a_message_that_never_gets_through_can_be_sent_again(live: Live, phone: Page) -> None:
+    attempts: list[dict] = []
+    network_down = True
+
+    async def unreachable(route: Route) -> None:
+        attempts.append(json.loads(route.request.post_data or "{}"))
+        if network_down:
+            await route.abort("internetdisconnected")
+        else:
+            await route.fulfill(json={"replies": [{"type": "text", "text": "收到，网络恢复了。"}]})
+
+    await phone.clock.install()
+    await phone.route("**/api/chat", unreachable)
+    await phone.goto(live.url)
+    await _send(phone, "你好")
+    failed = phone.get_by_text("网络不稳定，消息未送达。")
+    for _ in range(20):
+        if await failed.is_visible():
+            break
+        await phone.clock.run_for(3_000)
+    await expect(failed).to_be_visible()
+    assert len(attempts) == 6, "the first try and five retries, then the page gives up"
+
+    network_down = False
+    await phone.get_by_role("button", name="重新发送").click()
+    await expect(phone.get_by_role("log").get_by_text("收到，网络恢复了。")).to_be_visible()
+    await expect(failed).to_have_count(0)
+    assert {attempt["msg_id"] for attempt in attempts} == {attempts[0]["msg_id"]}
+    assert len(attempts) == 7
+
+
 async def _send(page: Page, text: str) -> None:
     await page.get_by_label("输入消息").fill(text)
     await page.get_by_role("button", name="发送").click()

@@ -443,7 +443,8 @@
     lastOutbox = serialized;
     const box = document.getElementById("demo-sms");
     const messages = body && Array.isArray(body.messages) ? body.messages : [];
-    const latest = messages.filter((message) => message.channel === "sms").slice(-2).reverse();
+    // Only the newest code: an older one has been replaced and would only invite a wrong answer.
+    const latest = messages.filter((message) => message.channel === "sms").slice(-1);
     box.replaceChildren();
     for (const item of latest) {
       const code = smsCode(item);
@@ -452,7 +453,7 @@
       box.append(el("div", { class: "sms", "data-code": code },
         el("span", { class: "sms__meta", text: phone ? `发往 ${phone}` : "短信" }),
         el("span", { class: "sms__code", text: code || item.text || "" }),
-        time ? el("span", { class: "sms__meta", text: time }) : null,
+        time ? el("span", { class: "sms__meta sms__time", text: time }) : null,
         code ? el("button", {
           type: "button", class: "sms__fill", text: "填入", "aria-label": `把验证码 ${code} 填入输入框`,
           onclick: () => { input.value = code; input.focus(); },

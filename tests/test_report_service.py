@@ -209,3 +209,17 @@ async def test_verification_is_rate_limited_per_client(client) -> None:
         statuses.append(response.status)
     assert statuses[0] == 404 and 429 in statuses
     assert (await client.get("/healthz")).status == 200
+
+
+async def test_a_stored_report_altered_on_disk_is_reported_invalid(client, settings: Settings) -> None:
+    issued = await _issue(client)
+    row = issued.row
+    stored = settings.data_dir / "reports" / row.pdf_path
+    stored.write_bytes(stored.read_bytes().replace(b"%%EOF", b"%%EOF\n", 1))
+    url = f"/v/{row.report_no}"
+    body = await (
+        await client.get(url, params={"code": row.verify_code}, headers={"Accept": "application/json"})
+    ).json()
+    assert body["valid"] is False
+    page = await (await client.get(url, params={"code": row.verify_code})).text()
+    assert "签名校验未通过" in page and "报告真实有效" not in page

@@ -4,26 +4,30 @@ Imports and the demo generator write millions of rows. SQLAlchemy's per-row bind
 costs more than SQLite's insert itself, so on SQLite the values are converted once to the
 text forms SQLAlchemy would store (ISO dates, naive UTC datetimes, JSON text) and handed to
 the driver's executemany; reading them back through the ORM gives the same Python values.
+Dates and timestamps repeat across a batch, so their conversions are cached.
 PostgreSQL goes through SQLAlchemy Core, whose asyncpg executemany batches rows itself.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Date, DateTime, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Converter = Callable[[Any], Any]
 
 
+@lru_cache(maxsize=8192)
 def sqlite_date(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+@lru_cache(maxsize=64)
 def sqlite_datetime(value: datetime | None) -> str | None:
     """The storage format of SQLAlchemy's SQLite DATETIME, in UTC as UTCDateTime expects."""
     if value is None:
@@ -32,7 +36,7 @@ def sqlite_datetime(value: datetime | None) -> str | None:
 
 
 def sqlite_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(value).decode()
 
 
 def _converter(column_type: Any) -> Converter | None:

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from sqlalchemy import RowMapping, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -63,8 +64,8 @@ _ENTITY_CONTENT = (
     "registration_authority",
 )
 ENTITY_COLUMNS = ("uscc", *_ENTITY_CONTENT, "false_commitment", "created_at", "updated_at")
-#: Three parameters per key stay well under SQLite's and asyncpg's 32,766-parameter limits.
-_LOOKUP_CHUNK = 3000
+#: Keys per lookup statement (entities: bind parameters, under SQLite's and asyncpg's limit of 32,766).
+_LOOKUP_CHUNK = 5000
 
 
 def _record_content(record: RecordValues) -> tuple[Any, ...]:
@@ -102,28 +103,32 @@ def entity_row(
     return (entity.uscc, *content, false_commitment, now, now)
 
 
+#: Batch keys travel as one JSON parameter and are joined against the unique index: one cached
+#: statement whatever the batch size, far below any bind-parameter limit, and an index probe per key.
+_EXISTING_SQL = {
+    "sqlite": (
+        "FROM json_each(:keys) AS k JOIN record AS r ON r.kind = json_extract(k.value, '$[0]') "
+        "AND r.source_dept = json_extract(k.value, '$[1]') AND r.doc_no = json_extract(k.value, '$[2]')"
+    ),
+    "postgresql": (
+        "FROM jsonb_array_elements(CAST(:keys AS jsonb)) AS k(value) JOIN record AS r "
+        "ON r.kind = k.value ->> 0 AND r.source_dept = k.value ->> 1 AND r.doc_no = k.value ->> 2"
+    ),
+}
+_EXISTING_COLUMNS = list(RECORDS.c)
+_EXISTING_SELECT = "SELECT " + ", ".join(f'r."{column.name}"' for column in _EXISTING_COLUMNS) + " "
+
+
 async def _existing_records(
     connection: AsyncConnection, keys: Sequence[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], RowMapping]:
-    """Stored rows for (kind, source_dept, doc_no) keys, joined against a VALUES list.
-
-    A join uses the unique index on all three columns; `(a, b) IN (...)` would not on SQLite.
-    """
-    columns = list(RECORDS.c)
-    select_list = ", ".join(f'r."{column.name}"' for column in columns)
+    """Stored rows for (kind, source_dept, doc_no) keys."""
+    statement = text(_EXISTING_SELECT + _EXISTING_SQL[connection.dialect.name]).columns(*_EXISTING_COLUMNS)
     found: dict[tuple[str, str, str], RowMapping] = {}
     for start in range(0, len(keys), _LOOKUP_CHUNK):
-        chunk = keys[start : start + _LOOKUP_CHUNK]
-        params: dict[str, str] = {}
-        rows = []
-        for i, (kind, dept, doc_no) in enumerate(chunk):
-            rows.append(f"(:k{i}, :d{i}, :n{i})")
-            params[f"k{i}"], params[f"d{i}"], params[f"n{i}"] = kind, dept, doc_no
-        statement = text(
-            f"SELECT {select_list} FROM (VALUES {', '.join(rows)}) AS k "
-            "JOIN record AS r ON r.kind = k.column1 AND r.source_dept = k.column2 AND r.doc_no = k.column3"
-        ).columns(*columns)
-        for row in (await connection.execute(statement, params)).mappings():
+        # Sorted keys probe the unique index in order, touching each page once.
+        chunk = orjson.dumps(sorted(keys[start : start + _LOOKUP_CHUNK])).decode()
+        for row in (await connection.execute(statement, {"keys": chunk})).mappings():
             found[(row["kind"], row["source_dept"], row["doc_no"])] = row
     return found
 

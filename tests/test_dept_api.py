@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -33,7 +34,8 @@ async def keys(engine: AsyncEngine) -> dict[str, str]:
 
 @pytest.fixture
 async def client(aiohttp_client, settings: Settings, keys: dict[str, str]):
-    return await aiohttp_client(create_app(settings))
+    # Without demo data, so that the store holds exactly what the tests send.
+    return await aiohttp_client(create_app(replace(settings, demo=False)))
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -45,7 +45,7 @@ from storage.db import create_engine, upgrade
 from storage.intake import Outcome, write_entities, write_records
 from storage.secrets import load_or_create_secret
 
-BATCH_ROWS = 5000
+BATCH_ROWS = 10_000
 #: Beyond this many refusals (or warnings) the screen only gets a count; the file has them all.
 SHOWN_MESSAGES = 200
 
@@ -124,7 +124,7 @@ class CsvImport:
         else:
             print(line, file=self.out)
 
-    def _limited(self, category: str, line: str) -> None:
+    def limited(self, category: str, line: str) -> None:
         if self.tally.shown[category] < SHOWN_MESSAGES:
             self.say(line)
         self.tally.shown[category] += 1
@@ -132,7 +132,7 @@ class CsvImport:
     def reject(self, rejected: RejectedFile, row_no: int, row: list[str], reason: str) -> None:
         reason = redact(reason)
         self.tally.rejected += 1
-        self._limited("rejected", f"第{row_no}行：{reason}")
+        self.limited("rejected", f"第{row_no}行：{reason}")
         rejected.add(row, reason)
 
     async def _write(self, batch: list[RecordValues | EntityValues]) -> None:
@@ -146,6 +146,8 @@ class CsvImport:
                 replaced_by = f"import:{self.path.name}"
                 outcomes = await write_records(connection, batch, now, replaced_by)  # type: ignore[arg-type]
         self.tally.add(outcomes)
+        if self.bar is not None:
+            self.bar.update(len(batch))
 
     async def run(self, progress: bool) -> int:
         encoding = detect_encoding(self.path)
@@ -179,38 +181,25 @@ class CsvImport:
         return EXIT_REJECTED if self.tally.rejected else EXIT_OK
 
     async def _rows(self, reader: Iterator[list[str]], header: list[str], rejected: RejectedFile) -> None:
-        today = date.today()
-        guard = DuplicateGuard()
-        width = len(header)
-        batch: list[RecordValues | EntityValues] = []
-        row_no = 1
-        for row in reader:
-            row_no += 1
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != width:
-                self.reject(rejected, row_no, row, f"列数与表头不符：应为{width}列，实为{len(row)}列")
-                continue
-            checked = check_row(self.kind, dict(zip(header, row, strict=True)), today)
-            for warning in checked.warnings:
-                self.tally.warnings += 1
-                self._limited("warning", f"第{row_no}行：警告：{redact(warning)}")
-            if checked.values is None:
-                self.reject(rejected, row_no, row, "；".join(checked.errors))
-                continue
-            earlier = guard.earlier(checked.values.key, f"第{row_no}行")
-            if earlier is not None:
-                self.reject(rejected, row_no, row, duplicate_reason(self.kind, earlier))
-                continue
-            batch.append(checked.values)
-            if len(batch) >= BATCH_ROWS:
-                await self._write(batch)
-                if self.bar is not None:
-                    self.bar.update(len(batch))
-                batch = []
-        await self._write(batch)
-        if self.bar is not None:
-            self.bar.update(len(batch))
+        """Check the next batch in a worker thread while the previous one is being written.
+
+        The database work runs in the driver's thread and mostly outside the GIL, so checking
+        and writing overlap instead of taking turns.
+        """
+        checker = _BatchChecker(self, reader, header, rejected)
+        pending: asyncio.Task[None] | None = None
+        try:
+            more = True
+            while more:
+                batch, more = await asyncio.to_thread(checker.next_batch)
+                if pending is not None:
+                    await pending
+                    pending = None
+                if batch:
+                    pending = asyncio.create_task(self._write(batch))
+        finally:
+            if pending is not None:
+                await pending
 
     def _summary(self, wrote_rejects: bool) -> None:
         tally = self.tally
@@ -223,6 +212,50 @@ class CsvImport:
         if wrote_rejects:
             self.say(f"被拒绝的行及原因已写入 {rejected_path(self.path)}（证件号码和手机号已打码）")
         self.say(tally.last_line)
+
+
+class _BatchChecker:
+    """Reads and checks rows up to the next full batch, keeping row numbers and duplicates across batches."""
+
+    def __init__(
+        self, run: CsvImport, reader: Iterator[list[str]], header: list[str], rejected: RejectedFile
+    ) -> None:
+        self.run = run
+        self.reader = reader
+        self.header = header
+        self.rejected = rejected
+        self.guard = DuplicateGuard()
+        self.today = date.today()
+        self.row_no = 1
+
+    def next_batch(self) -> tuple[list[RecordValues | EntityValues], bool]:
+        """The next batch of good rows, and whether the file may hold more."""
+        run, kind, header, width = self.run, self.run.kind, self.header, len(self.header)
+        batch: list[RecordValues | EntityValues] = []
+        for row in self.reader:
+            self.row_no += 1
+            if len(row) != width:
+                if any(cell.strip() for cell in row):
+                    run.reject(
+                        self.rejected, self.row_no, row, f"列数与表头不符：应为{width}列，实为{len(row)}列"
+                    )
+                continue
+            checked = check_row(kind, dict(zip(header, row, strict=True)), self.today)
+            for warning in checked.warnings:
+                run.tally.warnings += 1
+                run.limited("warning", f"第{self.row_no}行：警告：{redact(warning)}")
+            if checked.values is None:
+                if any(cell.strip() for cell in row):
+                    run.reject(self.rejected, self.row_no, row, "；".join(checked.errors))
+                continue
+            earlier = self.guard.earlier(checked.values.key, f"第{self.row_no}行")
+            if earlier is not None:
+                run.reject(self.rejected, self.row_no, row, duplicate_reason(kind, earlier))
+                continue
+            batch.append(checked.values)
+            if len(batch) >= BATCH_ROWS:
+                return batch, True
+        return batch, False
 
 
 async def import_file(kind: IntakeKind, path: Path, settings: Settings, out: TextIO, progress: bool) -> int:

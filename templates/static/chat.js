@@ -67,7 +67,8 @@
     return node;
   }
 
-  /** Only http(s) and same-site URLs become links or images: a reply can never inject javascript:. */
+  /** Only http(s) URLs (absolute or relative to the page) become links or images: a reply can never
+      inject javascript: or data: content. */
   function safeUrl(url) {
     if (typeof url !== "string" || !url) return null;
     try {
@@ -102,14 +103,14 @@
   }
 
   /* ---------- history, so a reload shows the conversation the server still holds ---------- */
-  let history = [];
-  try { history = JSON.parse(store.get(HISTORY_KEY) || "[]"); } catch { history = []; }
-  if (!Array.isArray(history)) history = [];
+  let transcript = [];
+  try { transcript = JSON.parse(store.get(HISTORY_KEY) || "[]"); } catch { transcript = []; }
+  if (!Array.isArray(transcript)) transcript = [];
 
   function remember(entry) {
-    history.push(entry);
-    if (history.length > HISTORY_LIMIT) history = history.slice(-HISTORY_LIMIT);
-    store.set(HISTORY_KEY, JSON.stringify(history));
+    transcript.push(entry);
+    if (transcript.length > HISTORY_LIMIT) transcript = transcript.slice(-HISTORY_LIMIT);
+    store.set(HISTORY_KEY, JSON.stringify(transcript));
   }
 
   /* ---------- reply renderers ---------- */
@@ -300,7 +301,7 @@
     if (status === 400 || status === 422) {
       return readable ? `抱歉，这条消息没能处理：${readable}` : "抱歉，这条消息没能处理，请换个说法再试一次。";
     }
-    if (status === 401 || status === 403) return "抱歉，登录状态已失效，请刷新页面后重试。";
+    if (status === 401 || status === 403) return readable ? `抱歉，${readable}` : "抱歉，请先登录后再使用。";
     if (status === 413) return "抱歉，消息太长了，请精简后再发送。";
     return readable ? `抱歉，${readable}` : "抱歉，服务暂时不可用，请稍后再试。";
   }
@@ -478,7 +479,7 @@
     button.addEventListener("click", () => send({ text: button.dataset.text, label: button.dataset.text }));
   }
 
-  for (const entry of history) {
+  for (const entry of transcript) {
     if (entry.from === "user") {
       deactivateInteractive();
       renderUser(entry.text);

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -100,15 +100,21 @@ async def phone(browser: Browser) -> AsyncIterator[Page]:
         accept_downloads=True,
     )
     page = await context.new_page()
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
     yield page
     await context.close()
+    assert not script_errors, f"the page's script failed: {script_errors}"
 
 
 def _qr_svg(data: str) -> bytes:
     return qrcode.make(data, image_factory=SvgPathImage).to_string()
 
 
-def _fake_peer(requests: list[dict]) -> tuple:
+RouteHandler = Callable[[Route], Awaitable[None]]
+
+
+def _fake_peer(requests: list[dict]) -> tuple[RouteHandler, RouteHandler]:
     """A stand-in for the chat API that answers with one of every reply type.
 
     It checks how the page renders replies, including types the real dialogs rarely send; the

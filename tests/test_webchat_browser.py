@@ -336,8 +336,11 @@ async def test_from_the_first_message_to_a_downloaded_report(live: Live, phone: 
 
     await phone.route("**/api/chat", lose_first_answer)
     await log.get_by_role("button", name="确认开具").click()
+    typing = phone.get_by_role("status").filter(has_text="助手正在输入")
+    await expect(typing).to_be_visible()
     card = log.get_by_role("article", name=re.compile("专项信用报告 SX"))
     await expect(card).to_be_visible(timeout=60_000)
+    await expect(typing).to_be_hidden()
     await phone.unroute("**/api/chat")
     assert [request["msg_id"] for request in sent] == [sent[0]["msg_id"]] * 2
     await expect(card).to_have_count(1)

@@ -93,13 +93,9 @@ class Tally:
     shown: dict[str, int] = field(default_factory=lambda: {"rejected": 0, "warning": 0})
 
     def add(self, outcomes: list[Outcome]) -> None:
-        for outcome in outcomes:
-            if outcome is Outcome.IMPORTED:
-                self.imported += 1
-            elif outcome is Outcome.UPDATED:
-                self.updated += 1
-            else:
-                self.unchanged += 1
+        self.imported += outcomes.count(Outcome.IMPORTED)
+        self.updated += outcomes.count(Outcome.UPDATED)
+        self.unchanged += outcomes.count(Outcome.UNCHANGED)
 
     @property
     def last_line(self) -> str:

@@ -12,6 +12,7 @@ import os
 import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,17 +69,25 @@ class Live:
     app: web.Application
 
 
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[Live]:
-    """The real service in demo mode (which loads the demo businesses), on a real port: the links
-    it prints must open in the browser."""
+@asynccontextmanager
+async def _serve(settings: Settings) -> AsyncIterator[Live]:
+    """The real service on a real port: the links it prints must open in the browser."""
     port = _free_port()
     app = create_app(replace(settings, host="127.0.0.1", port=port, demo_entities=len(DEMO_ENTITIES)))
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield Live(f"http://127.0.0.1:{port}", app)
-    await runner.cleanup()
+    try:
+        yield Live(f"http://127.0.0.1:{port}", app)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[Live]:
+    """Demo mode, which loads the demo businesses and trusts the page's anonymous user id."""
+    async with _serve(settings) as server:
+        yield server
 
 
 @pytest.fixture
@@ -384,3 +393,11 @@ async def test_a_rejected_message_gets_a_polite_answer_and_the_chat_goes_on(live
     await _bot_says(phone, "统一社会信用代码")
     assert len(sent) == 2, "a 400 is shown, not retried"
     await expect(error).to_have_count(1)
+
+
+async def test_outside_demo_mode_the_page_asks_to_log_in(settings: Settings, phone: Page) -> None:
+    async with _serve(replace(settings, demo=False)) as server:
+        await phone.goto(server.url)
+        await expect(phone.get_by_text("短信不会真实发送")).to_have_count(0)
+        await _send(phone, "我要开信用报告")
+        await expect(phone.locator(".msg--error")).to_contain_text("抱歉，请先登录后再使用对话服务")

@@ -243,6 +243,8 @@ async def test_every_reply_type_renders_on_a_phone(live: Live, phone: Page) -> N
     await phone.get_by_role("button", name="发送").click()
     await expect(phone.get_by_role("log").get_by_text("收到：还在吗")).to_be_visible()
     assert requests[-1]["user"] == requests[0]["user"], "the anonymous user id survives a reload"
+    kept = await phone.evaluate("() => Object.keys(localStorage)")
+    assert kept == ["creditbot.user"], "what was typed stays in the tab, not on the phone"
 
 
 async def test_a_message_that_never_gets_through_can_be_sent_again(live: Live, phone: Page) -> None:

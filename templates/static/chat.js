@@ -24,15 +24,22 @@
   const input = document.getElementById("input");
 
   /* ---------- storage that survives private mode ---------- */
-  const memoryStore = new Map();
-  const store = {
-    get(key) {
-      try { return window.localStorage.getItem(key); } catch { return memoryStore.get(key) ?? null; }
-    },
-    set(key, value) {
-      try { window.localStorage.setItem(key, value); } catch { memoryStore.set(key, value); }
-    },
-  };
+  function storage(kind) {
+    const memory = new Map();
+    return {
+      get(key) {
+        try { return window[kind].getItem(key); } catch { return memory.get(key) ?? null; }
+      },
+      set(key, value) {
+        try { window[kind].setItem(key, value); } catch { memory.set(key, value); }
+      },
+    };
+  }
+  /** The anonymous user id outlives the tab, so the server-side conversation does too. */
+  const store = storage("localStorage");
+  /** The transcript holds what was typed (ID number tails, codes): it survives a reload but not
+      closing the tab, so a shared phone does not keep it. */
+  const tabStore = storage("sessionStorage");
 
   function uuid() {
     if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
@@ -104,13 +111,13 @@
 
   /* ---------- history, so a reload shows the conversation the server still holds ---------- */
   let transcript = [];
-  try { transcript = JSON.parse(store.get(HISTORY_KEY) || "[]"); } catch { transcript = []; }
+  try { transcript = JSON.parse(tabStore.get(HISTORY_KEY) || "[]"); } catch { transcript = []; }
   if (!Array.isArray(transcript)) transcript = [];
 
   function remember(entry) {
     transcript.push(entry);
     if (transcript.length > HISTORY_LIMIT) transcript = transcript.slice(-HISTORY_LIMIT);
-    store.set(HISTORY_KEY, JSON.stringify(transcript));
+    tabStore.set(HISTORY_KEY, JSON.stringify(transcript));
   }
 
   /* ---------- reply renderers ---------- */

@@ -58,7 +58,8 @@ async def fill(url: str, records: int) -> None:
                 flush=True,
             )
 
-    generator = DemoGenerator(seed=1, records_per_entity=RECORDS_PER_ENTITY)
+    # The count per entity is random; 1 % extra makes the store reach the requested size.
+    generator = DemoGenerator(seed=1, records_per_entity=RECORDS_PER_ENTITY * 1.01)
     summary = await write_demo_data(engine, b"bench-secret", generator, entities, progress)
     elapsed = time.perf_counter() - started
     print(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -274,6 +275,10 @@ class DemoGenerator:
         self._counters: dict[tuple[str, str, int], int] = {}
         self._reserved = {(r.source_dept, r.doc_no) for r in _fixed_records(self.until)}
         self._depts: dict[tuple[int, str], tuple[str, str]] = {}
+        # An entity with records has 1 + floor(Exp(rate)) of them, a geometric count with mean
+        # 1 + 1/(e**rate - 1); the rate is chosen so that the mean over all entities is records_per_entity.
+        extra = records_per_entity / (1 - _SHARE_WITHOUT_RECORDS) - 1
+        self._rate = math.log1p(1 / extra) if extra > 0 else 0.0
         self._recent_span = (self.until - _DATA_START).days
         self._early_span = (_DATA_START - _EARLIEST).days
 
@@ -367,9 +372,7 @@ class DemoGenerator:
             return rng.randrange(2, 6)
         if rng.random() < _SHARE_WITHOUT_RECORDS:
             return 0
-        # 1 + floor(Exp(m)) has mean m + 1/2; scaled so the mean over all entities is records_per_entity.
-        mean = max(self.records_per_entity / (1 - _SHARE_WITHOUT_RECORDS) - 0.5, 0.0)
-        return 1 + int(rng.expovariate(1 / mean)) if mean > 0 else 1
+        return 1 + int(rng.expovariate(self._rate)) if self._rate else 1
 
     @staticmethod
     def _place(area: Area) -> str:

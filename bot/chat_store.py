@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.sqlite_fast import read_time, sqlite_driver, sqlite_time
 from storage.models import Binding, Entity, IdentityAttempt, IssuedReport
 
 _entity = Entity.__table__
@@ -33,18 +34,61 @@ class BoundEntity:
 
 
 @dataclass(frozen=True)
+class EntityRow:
+    """What the dialogs need of an entity (never the full ID-number hash)."""
+
+    uscc: str
+    name: str
+    entity_type: str
+    legal_rep: str
+    legal_rep_id_tail_hash: str
+    phone: str
+    false_commitment: bool
+
+
+_ENTITY_COLUMNS = tuple(EntityRow.__dataclass_fields__)
+_ENTITY_SQL = f"SELECT {', '.join(_ENTITY_COLUMNS)} FROM entity WHERE uscc = ?"
+_BINDINGS_SQL = (
+    "SELECT b.uscc, e.name, b.expires_at FROM binding b JOIN entity e ON e.uscc = b.uscc"
+    " WHERE b.user_id = ? AND b.expires_at > ? ORDER BY b.confirmed_at DESC"
+)
+_LOCK_SQL = "SELECT locked_until FROM identity_attempt WHERE user_id = ? AND uscc = ?"
+
+
+@dataclass(frozen=True)
 class Failure:
     remaining: int
     locked_until: datetime | None
 
 
-class ChatStore:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+class StoreNeededError(Exception):
+    """A dialog reached for the database during a turn run without a connection (see bot.engine)."""
 
-    async def entity(self, uscc: str) -> Any | None:
-        """The entity row (all columns), or None."""
-        return (await self.conn.execute(select(_entity).where(_entity.c.uscc == uscc))).first()
+
+class ChatStore:
+    def __init__(self, conn: AsyncConnection | None) -> None:
+        self._conn = conn
+
+    @property
+    def conn(self) -> AsyncConnection:
+        if self._conn is None:
+            raise StoreNeededError
+        return self._conn
+
+    async def _rows(self, sqlite_sql: str, params: tuple[Any, ...], statement: Any) -> list[tuple[Any, ...]]:
+        """Hot reads: one driver round trip on SQLite (see bot.sqlite_fast), Core elsewhere."""
+        driver = await sqlite_driver(self.conn)
+        if driver is not None:
+            return list(await driver.execute_fetchall(sqlite_sql, params))
+        return [tuple(row) for row in (await self.conn.execute(statement)).all()]
+
+    async def entity(self, uscc: str) -> EntityRow | None:
+        statement = select(*(_entity.c[name] for name in _ENTITY_COLUMNS)).where(_entity.c.uscc == uscc)
+        rows = await self._rows(_ENTITY_SQL, (uscc,), statement)
+        if not rows:
+            return None
+        values = dict(zip(_ENTITY_COLUMNS, rows[0], strict=True))
+        return EntityRow(**{**values, "false_commitment": bool(values["false_commitment"])})
 
     async def bindings(self, user: str, now: datetime) -> list[BoundEntity]:
         statement = (
@@ -53,8 +97,8 @@ class ChatStore:
             .where(_binding.c.user_id == user, _binding.c.expires_at > now)
             .order_by(_binding.c.confirmed_at.desc())
         )
-        rows = (await self.conn.execute(statement)).all()
-        return [BoundEntity(row.uscc, row.name, row.expires_at) for row in rows]
+        rows = await self._rows(_BINDINGS_SQL, (user, sqlite_time(now)), statement)
+        return [BoundEntity(uscc, name, read_time(expires)) for uscc, name, expires in rows]
 
     async def bind(self, user: str, uscc: str, now: datetime, days: int) -> datetime:
         """Create or renew the binding; returns when it expires."""
@@ -69,7 +113,8 @@ class ChatStore:
 
     async def locked_until(self, user: str, uscc: str, now: datetime) -> datetime | None:
         statement = select(_attempt.c.locked_until).where(_attempt.c.user_id == user, _attempt.c.uscc == uscc)
-        until = (await self.conn.execute(statement)).scalar()
+        rows = await self._rows(_LOCK_SQL, (user, uscc), statement)
+        until = read_time(rows[0][0]) if rows else None
         if until is None or until <= now:
             return None
         return until

@@ -7,6 +7,13 @@ message id from what was stored, run the dialogs, then save the state (optimisti
 check), the replies for the message id and whatever the dialogs wrote — all in that one
 transaction. A process killed at any point therefore either left the whole turn or none of it.
 
+On SQLite (one writer) a turn first runs without holding the write connection: the state
+comes from a shared read connection, the dialogs run, and only then is the turn saved,
+grouped with other users' turns into one commit (see `bot.group_commit`) — so the single
+writer never sits idle while a dialog thinks. A dialog that needs another table (bindings,
+entities, the outbox) stops that attempt with StoreNeededError before writing anything, and
+the turn is run again entirely inside one write transaction, as on PostgreSQL.
+
 Slow work (rendering a report) is `Deferred` by the dialog: the turn commits first, the work
 runs outside any transaction (SQLite stays free for every other user; the in-process lock
 still keeps this user's next message waiting), and a second transaction records the outcome.
@@ -21,13 +28,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import aiosqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot import conversations
-from bot.chat_store import ChatStore
+from bot.chat_store import ChatStore, StoreNeededError
 from bot.clock import Clock, system_clock
 from bot.dialogs import router
 from bot.dialogs.base import Ctx, Deferred, Inbound, Services, squash
+from bot.group_commit import GroupCommit, TurnWrite
 from bot.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -64,13 +73,41 @@ class UserLocks:
         return len(self._slots)
 
 
+class _SqliteReader:
+    """One read connection shared by all turns: WAL lets it read while the writer commits."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+        self._opening = asyncio.Lock()
+
+    async def conn(self) -> aiosqlite.Connection:
+        async with self._opening:
+            if self._conn is None:
+                conn = await aiosqlite.connect(self.path)
+                await conn.execute("PRAGMA busy_timeout=10000")
+                self._conn = conn
+        return self._conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+
 class Engine:
     def __init__(self, db: AsyncEngine, services: Services, clock: Clock = system_clock) -> None:
         self.db = db
         self.services = services
         self.clock = clock
         self.locks = UserLocks()
-        self._row_locks = db.dialect.name == "postgresql"
+        path = db.url.database if db.dialect.name == "sqlite" else None
+        self._reader = _SqliteReader(path) if path and path != ":memory:" else None
+        self._group = GroupCommit(db)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
 
     async def handle(
         self, user: str, *, text: str | None = None, action: str | None = None, msg_id: str | None = None
@@ -91,19 +128,49 @@ class Engine:
 
     async def _turn(self, user: str, message: Inbound, msg_id: str | None) -> list[Reply]:
         now = self.clock()
+        if self._reader is not None:
+            loaded = await conversations.load_sqlite(await self._reader.conn(), user, msg_id)
+            if loaded.replies is not None:
+                return loaded.replies
+            ctx = Ctx(user, now, loaded.state, ChatStore(None), self.services)
+            try:
+                await self._dispatch(ctx, loaded, message)
+            except StoreNeededError:
+                pass  # nothing was written: run the turn again inside the write transaction
+            else:
+                if ctx.deferred is None:
+                    await self._group.write(TurnWrite(user, loaded, ctx.state, now, msg_id, ctx.replies))
+                    return ctx.replies
+                async with self.db.begin() as conn:
+                    version = await self._save(conn, user, loaded, ctx, msg_id)
+                return await self._after(user, ctx, version, msg_id)
         async with self.db.begin() as conn:
-            loaded = await conversations.load(conn, user, msg_id, lock=self._row_locks)
+            loaded = await conversations.load(conn, user, msg_id)
             if loaded.replies is not None:
                 return loaded.replies
             ctx = Ctx(user, now, loaded.state, ChatStore(conn), self.services)
-            idle = now - loaded.updated_at if loaded.updated_at else None
-            await router.dispatch(ctx, _offered_action(loaded.state, message), idle)
-            _remember_options(ctx.state, ctx.replies)
-            version = await conversations.save(conn, user, loaded, ctx.state, now)
-            if ctx.deferred is None:
-                if msg_id is not None:
-                    await conversations.remember(conn, user, msg_id, ctx.replies, now)
-                return ctx.replies
+            await self._dispatch(ctx, loaded, message)
+            version = await self._save(conn, user, loaded, ctx, msg_id)
+        return await self._after(user, ctx, version, msg_id)
+
+    async def _dispatch(self, ctx: Ctx, loaded: conversations.Loaded, message: Inbound) -> None:
+        idle = ctx.now - loaded.updated_at if loaded.updated_at else None
+        await router.dispatch(ctx, _offered_action(loaded.state, message), idle)
+        _remember_options(ctx.state, ctx.replies)
+
+    async def _save(
+        self, conn: AsyncConnection, user: str, loaded: conversations.Loaded, ctx: Ctx, msg_id: str | None
+    ) -> int:
+        """State and remembered replies in the caller's transaction; deferred turns remember later."""
+        version = await conversations.save(conn, user, loaded, ctx.state, ctx.now)
+        if ctx.deferred is None and msg_id is not None:
+            await conversations.remember(conn, user, msg_id, ctx.replies, ctx.now)
+        return version
+
+    async def _after(self, user: str, ctx: Ctx, version: int, msg_id: str | None) -> list[Reply]:
+        """After commit: the replies, or for deferred work, run it and add what it answered."""
+        if ctx.deferred is None:
+            return ctx.replies
         return ctx.replies + await self._finish(user, ctx.deferred, version, msg_id, ctx.replies)
 
     async def _finish(
@@ -115,7 +182,7 @@ class Engine:
             log.exception("deferred work failed", extra={"user": user})
             outcome = error
         async with self.db.begin() as conn:
-            loaded = await conversations.load(conn, user, None, lock=self._row_locks)
+            loaded = await conversations.load(conn, user, None)
             ctx = Ctx(user, self.clock(), loaded.state, ChatStore(conn), self.services)
             if loaded.version == version:
                 await deferred.finish(ctx, outcome)

@@ -214,10 +214,17 @@ class ChatWorld:
         self.executor = ThreadPoolExecutor(max_workers=2)
         service = ReportService(session_factory(db), keys, self.executor, data_dir, "http://creditbot.test")
         self.services = Services(hash_secret=secret, sms=OutboxSmsSender(), issuer=ServiceIssuer(service))
-        self.engine = Engine(db, self.services, self.clock)
+        self._engines: list[Engine] = []
+        self.engine = self.new_engine()
+
+    def new_engine(self, services: Services | None = None) -> Engine:
+        """Another engine on the same database: a restarted or a second service process."""
+        engine = Engine(self.db, services or self.services, self.clock)
+        self._engines.append(engine)
+        return engine
 
     def restart(self) -> Engine:
-        self.engine = Engine(self.db, self.services, self.clock)
+        self.engine = self.new_engine()
         return self.engine
 
     def client(self, user: str | None = None) -> ChatClient:
@@ -253,7 +260,9 @@ class ChatWorld:
         async with self.db.connect() as conn:
             return len((await conn.execute(select(table.c.id))).all())
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        for engine in self._engines:
+            await engine.close()
         self.executor.shutdown(wait=True)
 
 

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dialogs.base import ReportLinks, Services
-from bot.engine import Engine
 from storage.models import Conversation, IssuedReport, OutboxMessage
 from tests.chat_client import ACME, ChatClient, ChatWorld, engine_sender, open_world, verify
 
@@ -23,7 +22,7 @@ from tests.chat_client import ACME, ChatClient, ChatWorld, engine_sender, open_w
 async def world(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[ChatWorld]:
     world = await open_world(engine, tmp_path)
     yield world
-    world.close()
+    await world.close()
 
 
 async def _count(world: ChatWorld, table) -> int:
@@ -103,7 +102,7 @@ async def test_the_same_message_id_in_two_processes_at_once_acts_once(world: Cha
     await chat.say(ACME.uscc)
     await chat.tap("是")
     await chat.say(ACME.legal_rep)
-    other = Engine(world.db, world.services, world.clock)
+    other = world.new_engine()
     first, second = await asyncio.gather(
         world.engine.handle(chat.user, text=ACME.id_tail, msg_id="dup"),
         other.handle(chat.user, text=ACME.id_tail, msg_id="dup"),
@@ -126,7 +125,7 @@ async def test_two_processes_interleaving_one_user_lose_no_update(world: ChatWor
     chat = world.client()
     await chat.say("绑定企业")
     await chat.say(ACME.uscc)
-    other = ChatClient(engine_sender(Engine(world.db, world.services, world.clock)), chat.user)
+    other = ChatClient(engine_sender(world.new_engine()), chat.user)
     await asyncio.gather(chat.act("yes"), other.say(ACME.legal_rep))
     # Whichever ran first, both turns were applied on top of each other, not on the same old state.
     state = await _state(world, chat.user)
@@ -280,7 +279,7 @@ async def test_a_crash_while_issuing_neither_loses_nor_duplicates_the_report(
     chat = await _bound(world)
     await chat.say("开近一年税务的报告")
     stuck = _Stuck(world.services.issuer, issued_before_crash)
-    dying = Engine(world.db, Services(world.services.hash_secret, world.services.sms, stuck), world.clock)
+    dying = world.new_engine(Services(world.services.hash_secret, world.services.sms, stuck))
     task = asyncio.create_task(dying.handle(chat.user, action="confirm:issue", msg_id="confirm-1"))
     await stuck.started.wait()
     task.cancel()  # kill -9: nothing after the committed "issuing" step runs

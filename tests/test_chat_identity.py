@@ -19,7 +19,7 @@ _binding = Binding.__table__
 async def world(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[ChatWorld]:
     world = await open_world(engine, tmp_path)
     yield world
-    world.close()
+    await world.close()
 
 
 async def _to_step(chat: ChatClient, step: str) -> None:

@@ -19,7 +19,7 @@ from tests.chat_client import ACME, LIAR, RIVER, Business, ChatClient, ChatWorld
 async def world(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[ChatWorld]:
     world = await open_world(engine, tmp_path)
     yield world
-    world.close()
+    await world.close()
 
 
 async def _bound(world: ChatWorld, *businesses: Business) -> ChatClient:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from bot.chat_store import EntityRow
 from bot.dialogs import identity
 from bot.dialogs.base import Ctx, Deferred, Inbound, ReportLinks, is_yes, squash
 from bot.dialogs.menu import detect_task
@@ -172,13 +173,15 @@ async def advance(ctx: Ctx) -> None:
     data = ctx.data
     if "uscc" not in data and not await _choose_entity(ctx):
         return
-    entity = await ctx.store.entity(data["uscc"])
-    try:
-        check_entity(_entity_info(entity))
-    except ReportError as error:
-        ctx.say(str(error))
-        ctx.end()
-        return
+    if data.get("checked") != data["uscc"]:
+        # Checked once per chosen entity, not on every turn: the turn path stays a few statements.
+        try:
+            check_entity(_entity_info(await ctx.store.entity(data["uscc"])))
+        except ReportError as error:
+            ctx.say(str(error))
+            ctx.end()
+            return
+        data["checked"] = data["uscc"]
     for step, missing in (
         ("period", "start" not in data),
         ("ambiguous", bool(data.get("ambiguous"))),
@@ -325,7 +328,7 @@ def _summary(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _entity_info(entity: Any) -> EntityInfo:
+def _entity_info(entity: EntityRow) -> EntityInfo:
     return EntityInfo(
         uscc=entity.uscc,
         name=entity.name,

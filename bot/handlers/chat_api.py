@@ -129,7 +129,8 @@ def _turn_engine(app: web.Application) -> tuple[AsyncEngine, bool]:
     sleeps, and no turn ever meets a stale read snapshot. PostgreSQL uses the shared pool."""
     url = app[SETTINGS].effective_database_url
     if is_sqlite(url):
-        return create_engine(url, pool_size=1, max_overflow=0), True
+        # Every turn ends in commit or rollback itself, so the pool's reset round trip is skipped.
+        return create_engine(url, pool_size=1, max_overflow=0, pool_reset_on_return=None), True
     return app[ENGINE], False
 
 
@@ -142,9 +143,11 @@ async def _chat_context(app: web.Application) -> AsyncIterator[None]:
         issuer=ServiceIssuer(app[REPORTS]),
         binding_days=settings.binding_days,
     )
-    app[CHAT_ENGINE] = Engine(db, services)
+    engine = Engine(db, services)
+    app[CHAT_ENGINE] = engine
     app[SESSION_VERIFIER] = HmacSessionVerifier(load_or_create_secret(settings.data_dir, SESSION_KEY_FILE))
     yield
+    await engine.close()
     if own:
         await db.dispose()
 

@@ -1,0 +1,325 @@
+"""Benchmark: chat turns through the real service against a bare aiohttp + aiosqlite handler.
+
+Run: .venv/bin/python -m bench.chat [--users 50] [--rounds 8]
+
+1. Starts `creditbot serve` (demo mode, SQLite in a temporary data directory, the demo
+   dataset written first) and drives N concurrent simulated users over HTTP: each verifies
+   its identity (USCC, name confirmation, legal representative, ID tail, the SMS code read
+   from /dev/outbox), then runs `--rounds` report dialogs up to the confirmation (period,
+   domains, confirmation, 修改领域, 取消), then confirms one report (rendered and signed in
+   the process pool) and fetches it again through 我的报告. Every message carries a msg_id.
+2. In the same run, a bare aiohttp handler doing one aiosqlite SELECT and one INSERT (+ commit)
+   per request, driven by the same client at the same concurrency.
+
+Prints turns/s, p50 and p99 of the non-rendering turns, the rendering turns separately, the
+bare handler's requests/s and the ratio. Goals at 50 users: ratio ≥ 0.6, p99 ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiosqlite
+from aiohttp import web
+
+from core.intake import EntityValues
+from storage.db import create_engine, upgrade
+from storage.demo import DemoGenerator, write_demo_data
+from storage.secrets import load_or_create_secret
+
+DEMO_ENTITIES = 500
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Timings:
+    turns: list[float] = field(default_factory=list)
+    renders: list[float] = field(default_factory=list)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- the service -------------------------------------------------------------------------------
+
+
+async def _prepare(data_dir: Path, users: int) -> list[EntityValues]:
+    """The demo dataset, and the generated businesses the simulated users will act for."""
+    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'creditbot.db'}")
+    await upgrade(engine)
+    secret = load_or_create_secret(data_dir)
+    await write_demo_data(engine, secret, DemoGenerator(), DEMO_ENTITIES)
+    await engine.dispose()
+    phones: set[str] = set()
+    chosen = []
+    for generated in DemoGenerator().generate(DEMO_ENTITIES):
+        if not generated.false_commitment and generated.entity.phone not in phones:
+            phones.add(generated.entity.phone)
+            chosen.append(generated.entity)
+    if len(chosen) < users:
+        raise SystemExit(f"only {len(chosen)} distinct demo businesses for {users} users")
+    return chosen[:users]
+
+
+def _start_service(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CREDITBOT_DEMO": "1",
+        "CREDITBOT_DATA_DIR": str(data_dir),
+        "CREDITBOT_PORT": str(port),
+        "CREDITBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("DATABASE_URL", None)
+    log = (data_dir / "service.log").open("wb")
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, stdout=log, stderr=log)
+
+
+async def _wait_ready(session: aiohttp.ClientSession, base: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            raise SystemExit("the service exited during start-up; see service.log")
+        try:
+            async with session.get(f"{base}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise SystemExit("the service did not start")
+
+
+class SimulatedUser:
+    def __init__(self, session: aiohttp.ClientSession, base: str, business: EntityValues, timings: Timings):
+        self.session = session
+        self.base = base
+        self.business = business
+        self.timings = timings
+        self.user = f"bench-{uuid.uuid4().hex[:12]}"
+        self.last: list[dict[str, Any]] = []
+
+    async def send(self, *, rendering: bool = False, **message: str) -> list[dict[str, Any]]:
+        body = {"user": self.user, "msg_id": uuid.uuid4().hex, **message}
+        started = time.perf_counter()
+        async with self.session.post(f"{self.base}/api/chat", json=body) as response:
+            payload = await response.json()
+        elapsed = time.perf_counter() - started
+        if response.status != 200:
+            raise RuntimeError(f"{response.status}: {payload}")
+        (self.timings.renders if rendering else self.timings.turns).append(elapsed)
+        self.last = payload["replies"]
+        return self.last
+
+    def expect(self, fragment: str) -> None:
+        text = "\n".join(reply.get("text", "") for reply in self.last)
+        if fragment not in text:
+            raise RuntimeError(f"expected {fragment!r}, got {text!r}")
+
+    def action(self, label: str) -> str:
+        for reply in self.last:
+            for option in reply.get("options", []):
+                if label in option["label"]:
+                    return option["action"]
+        raise RuntimeError(f"no option {label!r}")
+
+    async def sms_code(self) -> str:
+        async with self.session.get(f"{self.base}/dev/outbox", params={"user": self.user}) as response:
+            messages = (await response.json())["messages"]
+        return re.search(r"\d{6}", messages[-1]["text"]).group(0)
+
+    async def verify(self) -> None:
+        b = self.business
+        await self.send(text="帮我开近一年的信用报告")
+        await self.send(text=b.uscc)
+        self.expect(b.name)
+        await self.send(action=self.action("是"))
+        await self.send(text=b.legal_rep)
+        await self.send(text=b.id_number[-6:])
+        self.expect("验证码已发送")
+        await self.send(text=await self.sms_code())
+        self.expect("身份核验成功")
+        await self.send(text="取消")
+
+    async def dialog_round(self) -> None:
+        await self.send(text="开报告")
+        await self.send(action=self.action("近三年"))
+        await self.send(text="环保、安全生产和税务")
+        self.expect("请确认报告信息")
+        await self.send(action=self.action("修改领域"))
+        await self.send(text="除了税务都要")
+        await self.send(text="取消")
+
+    async def issue(self) -> None:
+        await self.send(text="开近一年环保和税务的报告")
+        self.expect("请确认报告信息")
+        await self.send(rendering=True, action=self.action("确认开具"))
+        report_no = next(r for r in self.last if r["type"] == "report")["report_no"]
+        await self.send(text="我的报告")
+        await self.send(action=f"report:{report_no}")
+
+
+async def _run_chat(base: str, session: aiohttp.ClientSession, businesses: list[EntityValues], rounds: int):
+    timings = Timings()
+    users = [SimulatedUser(session, base, b, timings) for b in businesses]
+    started = time.perf_counter()
+    await asyncio.gather(*(u.verify() for u in users))
+    for _ in range(rounds):
+        await asyncio.gather(*(u.dialog_round() for u in users))
+    dialog_seconds = time.perf_counter() - started
+    dialog = Timings(turns=list(timings.turns))
+    render_started = time.perf_counter()
+    await asyncio.gather(*(u.issue() for u in users))
+    render_seconds = time.perf_counter() - render_started
+    return dialog, dialog_seconds, timings, render_seconds
+
+
+# --- the bare handler --------------------------------------------------------------------------
+
+_BARE_DB = web.AppKey("bare_db", aiosqlite.Connection)
+
+
+async def _bare_handler(request: web.Request) -> web.Response:
+    body = await request.json()
+    db = request.app[_BARE_DB]
+    async with db.execute("SELECT state FROM state WHERE user_id = ?", (body["user"],)) as cursor:
+        await cursor.fetchone()
+    await db.execute(
+        "INSERT INTO message (user_id, msg_id, body) VALUES (?, ?, ?)",
+        (body["user"], body["msg_id"], json.dumps(body, ensure_ascii=False)),
+    )
+    await db.commit()
+    return web.json_response({"replies": [{"type": "text", "text": "好的"}]})
+
+
+def serve_bare(port: int, path: str) -> None:
+    async def context(app: web.Application):
+        db = await aiosqlite.connect(path)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+            await db.execute(f"PRAGMA {pragma}")
+        await db.execute("CREATE TABLE IF NOT EXISTS state (user_id TEXT PRIMARY KEY, state TEXT)")
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS message "
+            "(id INTEGER PRIMARY KEY, user_id TEXT, msg_id TEXT, body TEXT)"
+        )
+        await db.commit()
+        app[_BARE_DB] = db
+        yield
+        await db.close()
+
+    app = web.Application()
+    app.cleanup_ctx.append(context)
+    app.router.add_post("/api/chat", _bare_handler)
+    app.router.add_get("/healthz", lambda _request: web.json_response({"status": "ok"}))
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _start_bare(port: int, path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "bench.chat", "--bare-server", str(port), str(path)])
+
+
+async def _run_bare(
+    base: str, session: aiohttp.ClientSession, users: int, per_user: int
+) -> tuple[float, Timings]:
+    timings = Timings()
+
+    async def one(user: str) -> None:
+        for _ in range(per_user):
+            body = {"user": user, "msg_id": uuid.uuid4().hex, "text": "你好"}
+            started = time.perf_counter()
+            async with session.post(f"{base}/api/chat", json=body) as response:
+                await response.json()
+            timings.turns.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(f"bare-{i}") for i in range(users)))
+    return time.perf_counter() - started, timings
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+async def main(users: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="creditbot-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        businesses = await _prepare(data_dir, users)
+        port, bare_port = _free_port(), _free_port()
+        service = _start_service(data_dir, port)
+        bare = _start_bare(bare_port, Path(tmp) / "bare.db")
+        try:
+            connector = aiohttp.TCPConnector(limit=0)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                await _wait_ready(session, f"http://127.0.0.1:{port}", service)
+                await _wait_ready(session, f"http://127.0.0.1:{bare_port}", bare)
+                dialog, dialog_seconds, everything, render_seconds = await _run_chat(
+                    f"http://127.0.0.1:{port}", session, businesses, rounds
+                )
+                per_user = len(dialog.turns) // users
+                bare_seconds, bare_timings = await _run_bare(
+                    f"http://127.0.0.1:{bare_port}", session, users, per_user
+                )
+        finally:
+            for process in (service, bare):
+                process.terminate()
+                process.wait(timeout=30)
+    turns_per_second = len(dialog.turns) / dialog_seconds
+    bare_per_second = len(bare_timings.turns) / bare_seconds
+    after = everything.turns[len(dialog.turns) :]
+    print(f"users: {users}, dialog rounds per user: {rounds}, CPUs: {os.cpu_count()}")
+    print(
+        f"chat turns (identity + report dialog, no rendering): {len(dialog.turns)} in {dialog_seconds:.2f} s "
+        f"= {turns_per_second:.0f} turns/s, p50 {_ms(statistics.median(dialog.turns))}, "
+        f"p99 {_ms(_percentile(dialog.turns, 0.99))}"
+    )
+    print(
+        f"rendering turns (confirm → signed PDF): {len(everything.renders)} in {render_seconds:.2f} s, "
+        f"p50 {_ms(statistics.median(everything.renders))}, p99 {_ms(_percentile(everything.renders, 0.99))}"
+    )
+    print(
+        f"non-rendering turns while reports rendered: {len(after)}, p50 {_ms(statistics.median(after))}, "
+        f"p99 {_ms(_percentile(after, 0.99))}"
+    )
+    print(
+        f"bare aiohttp + aiosqlite SELECT/INSERT: {len(bare_timings.turns)} in {bare_seconds:.2f} s "
+        f"= {bare_per_second:.0f} requests/s, p50 {_ms(statistics.median(bare_timings.turns))}, "
+        f"p99 {_ms(_percentile(bare_timings.turns, 0.99))}"
+    )
+    print(f"ratio chat/bare: {turns_per_second / bare_per_second:.2f} (goal ≥ 0.6)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        serve_bare(int(args.bare_server[0]), args.bare_server[1])
+    else:
+        asyncio.run(main(args.users, args.rounds))

@@ -1,6 +1,6 @@
 """`creditbot import KIND FILE`: a department's CSV file into the record store.
 
-Every row is checked (`core.intake`); good rows are written in batches of a few thousand, each
+Every row is checked (`core.intake`); good rows are written in batches of ten thousand, each
 batch in its own transaction, so a large file streams through in constant memory and an
 interruption keeps what already landed. Refused rows are listed with their row number (the
 header is row 1, as a spreadsheet shows it) and written, masked, to FILE.rejected.csv with a

@@ -68,7 +68,8 @@ def _enforcement_cells(item: ReportItem) -> list[Cell]:
 
 def _list_cells(item: ReportItem) -> list[Cell]:
     return [
-        Cell(_detail(item, "名单名称"), note=item.doc_no),
+        # A list entry has no document number: its key (name|USCC|date) means nothing to a reader.
+        Cell(_detail(item, "名单名称")),
         Cell(_detail(item, "列入事由")),
         Cell(dict(item.details).get("认定部门") or item.source_dept),
         _date_cell(item.decision_date),

@@ -41,13 +41,17 @@ FIELDS: dict[RecordKind, dict[str, str]] = {
 
 
 def record(kind: RecordKind, domain: int, doc_no: str, decided: date, **extra: Any) -> RecordView:
+    """A valid record; a list entry, which prints no document number, names it in its 列入事由."""
+    fields = dict(FIELDS[kind])
+    if kind is RecordKind.LIST:
+        fields["列入事由"] = doc_no
     return RecordView(
         kind=kind,
         domain=domain,
         doc_no=doc_no,
         decision_date=decided,
         source_dept="晋城市数据局",
-        fields=dict(FIELDS[kind]),
+        fields=fields,
         **extra,
     )
 

@@ -1,29 +1,39 @@
-"""What the dialogs read and write besides their own state, on the turn's connection.
+"""What the dialogs read and write besides their own state, always as part of the turn.
 
-Bindings, identity attempts and report look-ups share the turn's transaction, so a crash
+Bindings, identity attempts and the SMS outbox are written with the turn's state, so a crash
 between "code accepted" and "state saved" can never leave a binding the user was not told of.
+
+Two forms with one interface: on PostgreSQL every statement runs at once in the turn's
+transaction (Core). On SQLite reads go to the shared read connection and writes are handed
+to the group commit with the state (see `bot.engine`); the statements are the same, written
+as SQL for the driver. A binding created in this turn is remembered so the same turn reads it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.sqlite_fast import read_time, sqlite_driver, sqlite_time
-from storage.models import Binding, Entity, IdentityAttempt, IssuedReport
+from bot.sqlite_fast import read_time, sqlite_time
+from storage.models import Binding, Entity, IdentityAttempt, IssuedReport, OutboxMessage
 
 _entity = Entity.__table__
 _binding = Binding.__table__
 _attempt = IdentityAttempt.__table__
 _issued = IssuedReport.__table__
+_outbox = OutboxMessage.__table__
 
 #: Wrong identity answers (name, ID tail or code) allowed before the entity is locked for the user.
 MAX_FAILURES = 5
 LOCK_DURATION = timedelta(minutes=15)
+
+Write = tuple[str, tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -46,13 +56,16 @@ class EntityRow:
     false_commitment: bool
 
 
-_ENTITY_COLUMNS = tuple(EntityRow.__dataclass_fields__)
-_ENTITY_SQL = f"SELECT {', '.join(_ENTITY_COLUMNS)} FROM entity WHERE uscc = ?"
-_BINDINGS_SQL = (
-    "SELECT b.uscc, e.name, b.expires_at FROM binding b JOIN entity e ON e.uscc = b.uscc"
-    " WHERE b.user_id = ? AND b.expires_at > ? ORDER BY b.confirmed_at DESC"
-)
-_LOCK_SQL = "SELECT locked_until FROM identity_attempt WHERE user_id = ? AND uscc = ?"
+@dataclass(frozen=True)
+class IssuedRow:
+    report_no: str
+    verify_code: str
+    uscc: str
+    entity_name: str
+    period_start: date
+    period_end: date
+    domains: list[int]
+    issued_at: datetime
 
 
 @dataclass(frozen=True)
@@ -61,30 +74,63 @@ class Failure:
     locked_until: datetime | None
 
 
-class StoreNeededError(Exception):
-    """A dialog reached for the database during a turn run without a connection (see bot.engine)."""
+_ENTITY_COLUMNS = tuple(EntityRow.__dataclass_fields__)
+_ISSUED_COLUMNS = tuple(IssuedRow.__dataclass_fields__)
+_SQL = {
+    "entity": f"SELECT {', '.join(_ENTITY_COLUMNS)} FROM entity WHERE uscc = ?",
+    "bindings": "SELECT b.uscc, e.name, b.expires_at FROM binding b JOIN entity e ON e.uscc = b.uscc"
+    " WHERE b.user_id = ? AND b.expires_at > ? ORDER BY b.confirmed_at DESC",
+    "attempt": "SELECT failures, locked_until FROM identity_attempt WHERE user_id = ? AND uscc = ?",
+    "bind": "INSERT INTO binding (user_id, uscc, confirmed_at, expires_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (user_id, uscc) DO UPDATE SET confirmed_at = excluded.confirmed_at,"
+    " expires_at = excluded.expires_at",
+    "fail": "INSERT INTO identity_attempt (user_id, uscc, failures, locked_until, updated_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, uscc) DO UPDATE SET failures = excluded.failures,"
+    " locked_until = excluded.locked_until, updated_at = excluded.updated_at",
+    "clear": "DELETE FROM identity_attempt WHERE user_id = ? AND uscc = ?",
+    "outbox": "INSERT INTO outbox_message (channel, recipient, body, created_at) VALUES (?, ?, ?, ?)",
+    "issued": f"SELECT {', '.join(_ISSUED_COLUMNS)} FROM issued_report WHERE report_no = ?",
+    "since": f"SELECT {', '.join(_ISSUED_COLUMNS)} FROM issued_report WHERE user_id = ? AND uscc = ?"
+    " AND period_start = ? AND period_end = ? AND issued_at >= ? ORDER BY issued_at",
+}
 
 
+def _issued_row(values: tuple[Any, ...]) -> IssuedRow:
+    row = dict(zip(_ISSUED_COLUMNS, values, strict=True))
+    for key in ("period_start", "period_end"):
+        if isinstance(row[key], str):
+            row[key] = date.fromisoformat(row[key])
+    if isinstance(row["domains"], str):
+        row["domains"] = json.loads(row["domains"])
+    row["issued_at"] = read_time(row["issued_at"])
+    return IssuedRow(**row)
+
+
+@dataclass
 class ChatStore:
-    def __init__(self, conn: AsyncConnection | None) -> None:
-        self._conn = conn
+    """`conn` on PostgreSQL; `reader` and `writes` on SQLite (writes go out with the state)."""
 
-    @property
-    def conn(self) -> AsyncConnection:
-        if self._conn is None:
-            raise StoreNeededError
-        return self._conn
+    conn: AsyncConnection | None = None
+    reader: Any | None = None
+    writes: list[Write] = field(default_factory=list)
+    _new_bindings: list[BoundEntity] = field(default_factory=list)
 
-    async def _rows(self, sqlite_sql: str, params: tuple[Any, ...], statement: Any) -> list[tuple[Any, ...]]:
-        """Hot reads: one driver round trip on SQLite (see bot.sqlite_fast), Core elsewhere."""
-        driver = await sqlite_driver(self.conn)
-        if driver is not None:
-            return list(await driver.execute_fetchall(sqlite_sql, params))
+    async def _read(self, sql: str, params: tuple[Any, ...], statement: Any) -> list[tuple[Any, ...]]:
+        if self.reader is not None:
+            return list(await self.reader.execute_fetchall(sql, params))
+        assert self.conn is not None
         return [tuple(row) for row in (await self.conn.execute(statement)).all()]
+
+    async def _write(self, sql: str, params: tuple[Any, ...], statement: Any) -> None:
+        if self.reader is not None:
+            self.writes.append((sql, params))
+        else:
+            assert self.conn is not None
+            await self.conn.execute(statement)
 
     async def entity(self, uscc: str) -> EntityRow | None:
         statement = select(*(_entity.c[name] for name in _ENTITY_COLUMNS)).where(_entity.c.uscc == uscc)
-        rows = await self._rows(_ENTITY_SQL, (uscc,), statement)
+        rows = await self._read(_SQL["entity"], (uscc,), statement)
         if not rows:
             return None
         values = dict(zip(_ENTITY_COLUMNS, rows[0], strict=True))
@@ -97,24 +143,30 @@ class ChatStore:
             .where(_binding.c.user_id == user, _binding.c.expires_at > now)
             .order_by(_binding.c.confirmed_at.desc())
         )
-        rows = await self._rows(_BINDINGS_SQL, (user, sqlite_time(now)), statement)
-        return [BoundEntity(uscc, name, read_time(expires)) for uscc, name, expires in rows]
+        rows = await self._read(_SQL["bindings"], (user, sqlite_time(now)), statement)
+        stored = [BoundEntity(uscc, name, read_time(expires)) for uscc, name, expires in rows]
+        fresh = {b.uscc for b in self._new_bindings}
+        return self._new_bindings + [b for b in stored if b.uscc not in fresh]
 
-    async def bind(self, user: str, uscc: str, now: datetime, days: int) -> datetime:
+    async def bind(self, user: str, uscc: str, name: str, now: datetime, days: int) -> datetime:
         """Create or renew the binding; returns when it expires."""
         expires = now + timedelta(days=days)
-        values = {"confirmed_at": now, "expires_at": expires}
-        result = await self.conn.execute(
-            update(_binding).where(_binding.c.user_id == user, _binding.c.uscc == uscc).values(**values)
+        statement = postgresql.insert(_binding).values(
+            user_id=user, uscc=uscc, confirmed_at=now, expires_at=expires
         )
-        if result.rowcount == 0:
-            await self.conn.execute(insert(_binding).values(user_id=user, uscc=uscc, **values))
+        statement = statement.on_conflict_do_update(
+            index_elements=["user_id", "uscc"], set_={"confirmed_at": now, "expires_at": expires}
+        )
+        await self._write(_SQL["bind"], (user, uscc, sqlite_time(now), sqlite_time(expires)), statement)
+        self._new_bindings.insert(0, BoundEntity(uscc, name, expires))
         return expires
 
     async def locked_until(self, user: str, uscc: str, now: datetime) -> datetime | None:
-        statement = select(_attempt.c.locked_until).where(_attempt.c.user_id == user, _attempt.c.uscc == uscc)
-        rows = await self._rows(_LOCK_SQL, (user, uscc), statement)
-        until = read_time(rows[0][0]) if rows else None
+        statement = select(_attempt.c.failures, _attempt.c.locked_until).where(
+            _attempt.c.user_id == user, _attempt.c.uscc == uscc
+        )
+        rows = await self._read(_SQL["attempt"], (user, uscc), statement)
+        until = read_time(rows[0][1]) if rows else None
         if until is None or until <= now:
             return None
         return until
@@ -124,54 +176,58 @@ class ChatStore:
 
         Only this user's turns touch the row, and they are serialised, so read-then-write is safe.
         """
-        where = (_attempt.c.user_id == user, _attempt.c.uscc == uscc)
-        row = (
-            await self.conn.execute(select(_attempt.c.failures, _attempt.c.locked_until).where(*where))
-        ).first()
-        expired_lock = row is not None and row.locked_until is not None and row.locked_until <= now
-        failures = 1 if row is None or expired_lock else row.failures + 1
+        statement = select(_attempt.c.failures, _attempt.c.locked_until).where(
+            _attempt.c.user_id == user, _attempt.c.uscc == uscc
+        )
+        rows = await self._read(_SQL["attempt"], (user, uscc), statement)
+        failures, until = (rows[0][0], read_time(rows[0][1])) if rows else (0, None)
+        if until is not None and until <= now:
+            failures = 0
+        failures += 1
         locked_until = now + LOCK_DURATION if failures >= MAX_FAILURES else None
-        values = {
-            "failures": 0 if locked_until else failures,
-            "locked_until": locked_until if locked_until else None,
-            "updated_at": now,
-        }
-        if row is None:
-            await self.conn.execute(insert(_attempt).values(user_id=user, uscc=uscc, **values))
-        else:
-            await self.conn.execute(update(_attempt).where(*where).values(**values))
+        stored = 0 if locked_until else failures
+        values = {"failures": stored, "locked_until": locked_until, "updated_at": now}
+        upsert = postgresql.insert(_attempt).values(user_id=user, uscc=uscc, **values)
+        upsert = upsert.on_conflict_do_update(index_elements=["user_id", "uscc"], set_=values)
+        params = (user, uscc, stored, sqlite_time(locked_until) if locked_until else None, sqlite_time(now))
+        await self._write(_SQL["fail"], params, upsert)
         return Failure(remaining=max(0, MAX_FAILURES - failures), locked_until=locked_until)
 
     async def clear_failures(self, user: str, uscc: str) -> None:
-        await self.conn.execute(delete(_attempt).where(_attempt.c.user_id == user, _attempt.c.uscc == uscc))
+        statement = delete(_attempt).where(_attempt.c.user_id == user, _attempt.c.uscc == uscc)
+        await self._write(_SQL["clear"], (user, uscc), statement)
 
-    async def recent_reports(self, usccs: list[str], limit: int = 10) -> list[Any]:
+    async def outbox(self, channel: str, recipient: str, body: str, now: datetime) -> None:
+        statement = insert(_outbox).values(channel=channel, recipient=recipient, body=body, created_at=now)
+        await self._write(_SQL["outbox"], (channel, recipient, body, sqlite_time(now)), statement)
+
+    async def recent_reports(self, usccs: list[str], limit: int = 10) -> list[IssuedRow]:
         statement = (
-            select(
-                _issued.c.report_no,
-                _issued.c.verify_code,
-                _issued.c.entity_name,
-                _issued.c.period_start,
-                _issued.c.period_end,
-                _issued.c.domains,
-                _issued.c.issued_at,
-            )
+            select(*(_issued.c[name] for name in _ISSUED_COLUMNS))
             .where(_issued.c.uscc.in_(usccs))
             .order_by(_issued.c.issued_at.desc(), _issued.c.report_no.desc())
             .limit(limit)
         )
-        return list((await self.conn.execute(statement)).all())
+        marks = ", ".join("?" * len(usccs))
+        sql = (
+            f"SELECT {', '.join(_ISSUED_COLUMNS)} FROM issued_report WHERE uscc IN ({marks})"
+            " ORDER BY issued_at DESC, report_no DESC LIMIT ?"
+        )
+        return [_issued_row(row) for row in await self._read(sql, (*usccs, limit), statement)]
 
-    async def issued(self, report_no: str) -> Any | None:
-        statement = select(_issued).where(_issued.c.report_no == report_no)
-        return (await self.conn.execute(statement)).first()
+    async def issued(self, report_no: str) -> IssuedRow | None:
+        statement = select(*(_issued.c[name] for name in _ISSUED_COLUMNS)).where(
+            _issued.c.report_no == report_no
+        )
+        rows = await self._read(_SQL["issued"], (report_no,), statement)
+        return _issued_row(rows[0]) if rows else None
 
     async def issued_since(
         self, user: str, uscc: str, start: date, end: date, domains: list[int], since: datetime
     ) -> str | None:
         """The report this user's confirmation produced, if it was issued before a crash or a retry."""
         statement = (
-            select(_issued.c.report_no, _issued.c.domains)
+            select(*(_issued.c[name] for name in _ISSUED_COLUMNS))
             .where(
                 _issued.c.user_id == user,
                 _issued.c.uscc == uscc,
@@ -181,7 +237,8 @@ class ChatStore:
             )
             .order_by(_issued.c.issued_at)
         )
-        for row in (await self.conn.execute(statement)).all():
+        params = (user, uscc, start.isoformat(), end.isoformat(), sqlite_time(since))
+        for row in map(_issued_row, await self._read(_SQL["since"], params, statement)):
             if sorted(row.domains) == sorted(domains):
                 return row.report_no
         return None

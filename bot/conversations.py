@@ -1,15 +1,14 @@
 """Persistence of one user's conversation: state row, optimistic version, and message-id dedupe.
 
-Every call runs on the turn's own connection, so the state, the replies remembered for a
-message id and anything a dialog wrote (bindings, the SMS outbox) commit or vanish together.
-This is the hot path of every turn: Core statements on PostgreSQL, the same statements on the
-driver connection on SQLite (see `bot.sqlite_fast`).
+On PostgreSQL every call runs in the turn's transaction, so the state, the replies
+remembered for a message id and anything a dialog wrote (bindings, the SMS outbox) commit or
+vanish together. On SQLite the state is read with `load_sqlite` and written by the group
+commit (`bot.group_commit`), which keeps the same all-or-nothing rule.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.sqlite_fast import read_time, sqlite_driver, sqlite_time
+from bot.sqlite_fast import read_time
 from storage.models import Conversation, ProcessedMessage
 
 _conv = Conversation.__table__
@@ -58,24 +57,15 @@ _SQLITE_LOAD = (
     " (SELECT replies FROM processed_message WHERE user_id = ? AND msg_id = ?)"
     " FROM conversation WHERE user_id = ?"
 )
-_SQLITE_INSERT = "INSERT INTO conversation (user_id, state, version, updated_at) VALUES (?, ?, 1, ?)"
-_SQLITE_UPDATE = (
-    "UPDATE conversation SET state = ?, version = ?, updated_at = ? WHERE user_id = ? AND version = ?"
-)
-_SQLITE_REMEMBER = "INSERT INTO processed_message (user_id, msg_id, replies, created_at) VALUES (?, ?, ?, ?)"
 
 
 async def load(conn: AsyncConnection, user: str, msg_id: str | None) -> Loaded:
     """The state, read after the row lock is taken, plus earlier replies to `msg_id` if any.
 
-    SQLite has no row locks: one process serialises a user's turns in process, and another
-    process writing meanwhile is caught by the version check in `save`. A brand-new user has
-    no row yet (and so no remembered replies, which commit with the state); `save` inserts
-    it, and the primary key turns a race between two processes into a VersionConflictError.
+    A brand-new user has no row yet (and so no remembered replies, which commit with the
+    state); `save` inserts it, and the primary key turns a race between two processes into a
+    VersionConflictError.
     """
-    driver = await sqlite_driver(conn)
-    if driver is not None:
-        return await load_sqlite(driver, user, msg_id)
     params = {"user": user, "msg": msg_id}
     row = (await conn.execute(_LOCKED, params)).first()
     if row is None:
@@ -85,7 +75,11 @@ async def load(conn: AsyncConnection, user: str, msg_id: str | None) -> Loaded:
 
 
 async def load_sqlite(driver: Any, user: str, msg_id: str | None) -> Loaded:
-    """`load` on an aiosqlite connection: one round trip for the state and the dedupe probe."""
+    """`load` on SQLite's shared read connection: one round trip for the state and the dedupe probe.
+
+    SQLite has no row locks: one process serialises a user's turns in process, and another
+    process writing meanwhile is caught by the version check of the group commit.
+    """
     rows = await driver.execute_fetchall(_SQLITE_LOAD, (user, msg_id, user))
     if not rows:
         return Loaded({}, 0, None, None)
@@ -95,21 +89,6 @@ async def load_sqlite(driver: Any, user: str, msg_id: str | None) -> Loaded:
 
 async def save(conn: AsyncConnection, user: str, loaded: Loaded, state: dict[str, Any], now: datetime) -> int:
     """Write the new state if nobody else did meanwhile; returns the new version."""
-    driver = await sqlite_driver(conn)
-    if driver is not None:
-        encoded, when = json.dumps(state), sqlite_time(now)
-        if not loaded.exists:
-            try:
-                await driver.execute(_SQLITE_INSERT, (user, encoded, when))
-            except sqlite3.IntegrityError as error:
-                raise VersionConflictError(user) from error
-            return 1
-        cursor = await driver.execute(
-            _SQLITE_UPDATE, (encoded, loaded.version + 1, when, user, loaded.version)
-        )
-        if cursor.rowcount != 1:
-            raise VersionConflictError(user)
-        return loaded.version + 1
     if not loaded.exists:
         try:
             await conn.execute(insert(_conv).values(user_id=user, state=state, version=1, updated_at=now))

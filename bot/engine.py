@@ -7,12 +7,11 @@ message id from what was stored, run the dialogs, then save the state (optimisti
 check), the replies for the message id and whatever the dialogs wrote — all in that one
 transaction. A process killed at any point therefore either left the whole turn or none of it.
 
-On SQLite (one writer) a turn first runs without holding the write connection: the state
-comes from a shared read connection, the dialogs run, and only then is the turn saved,
-grouped with other users' turns into one commit (see `bot.group_commit`) — so the single
-writer never sits idle while a dialog thinks. A dialog that needs another table (bindings,
-entities, the outbox) stops that attempt with StoreNeededError before writing anything, and
-the turn is run again entirely inside one write transaction, as on PostgreSQL.
+On SQLite (one writer) a turn never holds the write connection while its dialog thinks: the
+state and every read come from a shared read connection, the dialog's writes are collected,
+and the state, the replies and those writes are saved together, grouped with other users'
+turns into one commit (see `bot.group_commit`). The in-process user lock is held until that
+commit, so the next message of the user always reads what the previous one wrote.
 
 Slow work (rendering a report) is `Deferred` by the dialog: the turn commits first, the work
 runs outside any transaction (SQLite stays free for every other user; the in-process lock
@@ -26,13 +25,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot import conversations
-from bot.chat_store import ChatStore, StoreNeededError
+from bot.chat_store import ChatStore
 from bot.clock import Clock, system_clock
 from bot.dialogs import router
 from bot.dialogs.base import Ctx, Deferred, Inbound, Services, squash
@@ -128,50 +128,29 @@ class Engine:
 
     async def _turn(self, user: str, message: Inbound, msg_id: str | None) -> list[Reply]:
         now = self.clock()
-        if self._reader is not None:
-            loaded = await conversations.load_sqlite(await self._reader.conn(), user, msg_id)
-            if loaded.replies is not None:
-                return loaded.replies
-            ctx = Ctx(user, now, loaded.state, ChatStore(None), self.services)
-            try:
-                await self._dispatch(ctx, loaded, message)
-            except StoreNeededError:
-                pass  # nothing was written: run the turn again inside the write transaction
-            else:
-                if ctx.deferred is None:
-                    await self._group.write(TurnWrite(user, loaded, ctx.state, now, msg_id, ctx.replies))
-                    return ctx.replies
-                async with self.db.begin() as conn:
-                    version = await self._save(conn, user, loaded, ctx, msg_id)
-                return await self._after(user, ctx, version, msg_id)
-        async with self.db.begin() as conn:
-            loaded = await conversations.load(conn, user, msg_id)
-            if loaded.replies is not None:
-                return loaded.replies
-            ctx = Ctx(user, now, loaded.state, ChatStore(conn), self.services)
-            await self._dispatch(ctx, loaded, message)
-            version = await self._save(conn, user, loaded, ctx, msg_id)
-        return await self._after(user, ctx, version, msg_id)
-
-    async def _dispatch(self, ctx: Ctx, loaded: conversations.Loaded, message: Inbound) -> None:
-        idle = ctx.now - loaded.updated_at if loaded.updated_at else None
-        await router.dispatch(ctx, _offered_action(loaded.state, message), idle)
-        _remember_options(ctx.state, ctx.replies)
-
-    async def _save(
-        self, conn: AsyncConnection, user: str, loaded: conversations.Loaded, ctx: Ctx, msg_id: str | None
-    ) -> int:
-        """State and remembered replies in the caller's transaction; deferred turns remember later."""
-        version = await conversations.save(conn, user, loaded, ctx.state, ctx.now)
-        if ctx.deferred is None and msg_id is not None:
-            await conversations.remember(conn, user, msg_id, ctx.replies, ctx.now)
-        return version
-
-    async def _after(self, user: str, ctx: Ctx, version: int, msg_id: str | None) -> list[Reply]:
-        """After commit: the replies, or for deferred work, run it and add what it answered."""
+        async with self._transaction(user, msg_id) as turn:
+            if turn.loaded.replies is not None:
+                return turn.loaded.replies
+            ctx = Ctx(user, now, turn.loaded.state, turn.store, self.services)
+            idle = now - turn.loaded.updated_at if turn.loaded.updated_at else None
+            await router.dispatch(ctx, _offered_action(turn.loaded.state, message), idle)
+            _remember_options(ctx.state, ctx.replies)
+            # A deferred turn's replies are remembered with the outcome, in `_finish`.
+            await turn.commit(ctx.state, now, ctx.replies, None if ctx.deferred else msg_id)
         if ctx.deferred is None:
             return ctx.replies
-        return ctx.replies + await self._finish(user, ctx.deferred, version, msg_id, ctx.replies)
+        return ctx.replies + await self._finish(user, ctx.deferred, turn.version, msg_id, ctx.replies)
+
+    @asynccontextmanager
+    async def _transaction(self, user: str, msg_id: str | None) -> AsyncIterator[_Turn]:
+        if self._reader is not None:
+            reader = await self._reader.conn()
+            loaded = await conversations.load_sqlite(reader, user, msg_id)
+            yield _SqliteTurn(user, loaded, ChatStore(reader=reader), group=self._group)
+            return
+        async with self.db.begin() as conn:
+            loaded = await conversations.load(conn, user, msg_id)
+            yield _CoreTurn(user, loaded, ChatStore(conn=conn), conn=conn)
 
     async def _finish(
         self, user: str, deferred: Deferred, version: int, msg_id: str | None, first: list[Reply]
@@ -181,19 +160,61 @@ class Engine:
         except Exception as error:  # the dialog turns any failure into a polite answer
             log.exception("deferred work failed", extra={"user": user})
             outcome = error
-        async with self.db.begin() as conn:
-            loaded = await conversations.load(conn, user, None)
-            ctx = Ctx(user, self.clock(), loaded.state, ChatStore(conn), self.services)
-            if loaded.version == version:
+        async with self._transaction(user, None) as turn:
+            ctx = Ctx(user, self.clock(), turn.loaded.state, turn.store, self.services)
+            if turn.loaded.version == version:
                 await deferred.finish(ctx, outcome)
             else:
                 # Another process resumed this conversation meanwhile (lease expired): it answers.
                 ctx.say("您的报告已生成，可在“我的报告”中查看。")
             _remember_options(ctx.state, ctx.replies)
-            await conversations.save(conn, user, loaded, ctx.state, ctx.now)
-            if msg_id is not None:
-                await conversations.remember(conn, user, msg_id, first + ctx.replies, ctx.now)
+            await turn.commit(ctx.state, ctx.now, first + ctx.replies, msg_id)
         return ctx.replies
+
+
+@dataclass
+class _Turn:
+    """One turn's loaded state and store, and how its writes are made durable."""
+
+    user: str
+    loaded: conversations.Loaded
+    store: ChatStore
+    version: int = 0
+
+    async def commit(
+        self, state: dict[str, Any], now: datetime, replies: list[Reply], msg_id: str | None
+    ) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class _CoreTurn(_Turn):
+    """PostgreSQL: everything already ran in the open transaction; commit is the context's exit."""
+
+    conn: AsyncConnection | None = None
+
+    async def commit(
+        self, state: dict[str, Any], now: datetime, replies: list[Reply], msg_id: str | None
+    ) -> None:
+        assert self.conn is not None
+        self.version = await conversations.save(self.conn, self.user, self.loaded, state, now)
+        if msg_id is not None:
+            await conversations.remember(self.conn, self.user, msg_id, replies, now)
+
+
+@dataclass
+class _SqliteTurn(_Turn):
+    """SQLite: the store's writes, the state and the replies go out in the next group commit."""
+
+    group: GroupCommit | None = None
+
+    async def commit(
+        self, state: dict[str, Any], now: datetime, replies: list[Reply], msg_id: str | None
+    ) -> None:
+        assert self.group is not None
+        write = TurnWrite(self.user, self.loaded, state, now, msg_id, replies, self.store.writes)
+        await self.group.write(write)
+        self.version = self.loaded.version + 1
 
 
 def _offered_action(state: dict[str, Any], message: Inbound) -> Inbound:

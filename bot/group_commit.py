@@ -4,9 +4,10 @@ SQLite has one writer, and a commit costs far more than the two statements a tur
 (state, remembered replies). Turns that finished their dialog work queue their writes here;
 one drain task writes the whole queue in one transaction — the statements of all turns queued
 back to back in aiosqlite's thread — and commits once, then answers each turn. Every turn is
-still all-or-nothing: its replies go out only after the commit that holds its state, and a
-turn whose version check or message-id insert fails has its own writes undone inside the
-batch before the commit, so the others are unaffected.
+still all-or-nothing: its replies go out only after the commit that holds its state and its
+dialog's writes, and a turn whose message-id insert or version check fails has written
+nothing else (its message-id row is removed again) before the commit, so the others are
+unaffected.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class TurnWrite:
     now: datetime
     msg_id: str | None
     replies: list[dict[str, Any]]
+    #: The dialog's own writes (bindings, identity attempts, the SMS outbox) as (SQL, parameters).
+    writes: list[tuple[str, tuple[Any, ...]]]
 
 
 class GroupCommit:
@@ -105,3 +108,6 @@ async def _apply(driver: Any, write: TurnWrite) -> None:
         if write.msg_id is not None:
             await driver.execute(_FORGET, (write.user, write.msg_id))
         raise VersionConflictError(write.user)
+    # Upserts, deletes and plain inserts: nothing here can conflict, so they come last.
+    for sql, params in write.writes:
+        await driver.execute(sql, params)

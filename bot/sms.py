@@ -1,9 +1,9 @@
 """Sending text messages (one-time codes) behind an interface, so a real gateway can replace the outbox.
 
-The sender receives the turn's connection: the outbox row commits together with the
-conversation state that holds the code's hash, so after a crash there is never a code in a
-phone that the conversation does not know about (nor the reverse). A gateway sender would
-ignore the connection, or — better — be a relay that drains `outbox_message` after commit.
+The sender receives the turn's store: the outbox row commits together with the conversation
+state that holds the code's hash, so after a crash there is never a code in a phone that the
+conversation does not know about (nor the reverse). A real gateway belongs behind the outbox —
+a relay that sends what `outbox_message` holds after commit — rather than in the turn.
 """
 
 from __future__ import annotations
@@ -11,24 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from storage.models import OutboxMessage
-
-_outbox = OutboxMessage.__table__
+from bot.chat_store import ChatStore
 
 SMS_CHANNEL = "sms"
 
 
 class SmsSender(Protocol):
-    async def send(self, conn: AsyncConnection, phone: str, body: str, now: datetime) -> None: ...
+    async def send(self, store: ChatStore, phone: str, body: str, now: datetime) -> None: ...
 
 
 class OutboxSmsSender:
     """Demo mode and tests: the message lands in `outbox_message`, readable at GET /dev/outbox."""
 
-    async def send(self, conn: AsyncConnection, phone: str, body: str, now: datetime) -> None:
-        await conn.execute(
-            insert(_outbox).values(channel=SMS_CHANNEL, recipient=phone, body=body, created_at=now)
-        )
+    async def send(self, store: ChatStore, phone: str, body: str, now: datetime) -> None:
+        await store.outbox(SMS_CHANNEL, phone, body, now)

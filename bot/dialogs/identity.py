@@ -161,7 +161,7 @@ async def _send_code(ctx: Ctx, phone: str) -> None:
         masked_phone=mask_phone(phone),
     )
     body = f"【信用山西】您的验证码为{code}，5分钟内有效，用于绑定企业开具专项信用报告。如非本人操作请忽略。"
-    await ctx.services.sms.send(ctx.store.conn, phone, body, ctx.now)
+    await ctx.services.sms.send(ctx.store, phone, body, ctx.now)
     if ctx.step != "code":
         ctx.goto("code")
     _ask_code(ctx, f"验证码已发送至 {ctx.data['masked_phone']}，5分钟内有效，请输入6位验证码。")
@@ -200,7 +200,7 @@ async def _on_code(ctx: Ctx, message: Inbound) -> None:
 
 async def _bind(ctx: Ctx) -> None:
     uscc, name = ctx.data["uscc"], ctx.data["name"]
-    await ctx.store.bind(ctx.user, uscc, ctx.now, ctx.services.binding_days)
+    await ctx.store.bind(ctx.user, uscc, name, ctx.now, ctx.services.binding_days)
     await ctx.store.clear_failures(ctx.user, uscc)
     ctx.say(f"身份核验成功！您已绑定“{name}”，{ctx.services.binding_days}天内办理业务无需再次核验。")
     _finish(ctx, uscc, name)

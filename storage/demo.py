@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.domains import DOMAINS, Domain, domain_by_number
@@ -564,7 +565,14 @@ async def has_entities(engine: AsyncEngine) -> bool:
 async def ensure_demo_data(
     engine: AsyncEngine, secret: bytes, entities: int, seed: int = DEFAULT_SEED
 ) -> DemoSummary:
-    """Fill an empty store with demo data; a store that holds any entity is left alone."""
+    """Fill an empty store with demo data; a store that holds any entity is left alone.
+
+    Service processes starting together on one PostgreSQL may race here; they generate the same
+    rows, so the one that meets the other's rows stops and leaves them.
+    """
     if await has_entities(engine):
         return DemoSummary()
-    return await write_demo_data(engine, secret, DemoGenerator(seed), entities)
+    try:
+        return await write_demo_data(engine, secret, DemoGenerator(seed), entities)
+    except IntegrityError:
+        return DemoSummary()

@@ -103,11 +103,13 @@ class Engine:
         self.locks = UserLocks()
         path = db.url.database if db.dialect.name == "sqlite" else None
         self._reader = _SqliteReader(path) if path and path != ":memory:" else None
-        self._group = GroupCommit(db)
+        self._group = GroupCommit(path) if self._reader is not None and path else None
 
     async def close(self) -> None:
         if self._reader is not None:
             await self._reader.close()
+        if self._group is not None:
+            await self._group.close()
 
     async def handle(
         self, user: str, *, text: str | None = None, action: str | None = None, msg_id: str | None = None
@@ -143,7 +145,7 @@ class Engine:
 
     @asynccontextmanager
     async def _transaction(self, user: str, msg_id: str | None) -> AsyncIterator[_Turn]:
-        if self._reader is not None:
+        if self._reader is not None and self._group is not None:
             reader = await self._reader.conn()
             loaded = await conversations.load_sqlite(reader, user, msg_id)
             yield _SqliteTurn(user, loaded, ChatStore(reader=reader), group=self._group)

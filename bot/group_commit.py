@@ -1,13 +1,12 @@
 """Group commit for chat turns on SQLite: many users' turns saved by one transaction.
 
-SQLite has one writer, and a commit costs far more than the two statements a turn writes
-(state, remembered replies). Turns that finished their dialog work queue their writes here;
-one drain task writes the whole queue in one transaction — the statements of all turns queued
-back to back in aiosqlite's thread — and commits once, then answers each turn. Every turn is
-still all-or-nothing: its replies go out only after the commit that holds its state and its
-dialog's writes, and a turn whose message-id insert or version check fails has written
-nothing else (its message-id row is removed again) before the commit, so the others are
-unaffected.
+SQLite has one writer, and what a turn costs the writer is mostly fixed overhead: a commit,
+and a hand-off to a database thread for every statement. Turns that finished their dialog
+work therefore queue their writes here; a single writer thread with its own connection writes
+the whole queue — every turn inside its own savepoint — and commits once, in one hand-off,
+then each turn is answered. Every turn stays all-or-nothing: its replies go out only after
+the commit that holds its state and its dialog's writes, and a turn whose message-id insert
+or version check fails is rolled back to its savepoint without touching the others.
 """
 
 from __future__ import annotations
@@ -15,21 +14,21 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bot.conversations import DuplicateMessageError, Loaded, VersionConflictError
-from bot.sqlite_fast import sqlite_driver, sqlite_time
+from bot.sqlite_fast import sqlite_time
 
 _INSERT_STATE = "INSERT INTO conversation (user_id, state, version, updated_at) VALUES (?, ?, 1, ?)"
 _UPDATE_STATE = (
     "UPDATE conversation SET state = ?, version = ?, updated_at = ? WHERE user_id = ? AND version = ?"
 )
 _REMEMBER = "INSERT INTO processed_message (user_id, msg_id, replies, created_at) VALUES (?, ?, ?, ?)"
-_FORGET = "DELETE FROM processed_message WHERE user_id = ? AND msg_id = ?"
+#: As `storage.db` sets them for every SQLite connection.
+_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000")
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,10 @@ class TurnWrite:
 
 
 class GroupCommit:
-    def __init__(self, db: AsyncEngine) -> None:
-        self.db = db
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-writer")
+        self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[TurnWrite, asyncio.Future[None]]] = []
         self._drain_task: asyncio.Task[None] | None = None
 
@@ -58,11 +59,19 @@ class GroupCommit:
             self._drain_task = asyncio.create_task(self._drain())
         await future
 
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
+        self._thread.shutdown(wait=True)
+
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._queue:
                 batch, self._queue = self._queue, []
-                outcomes = await self._commit([write for write, _ in batch])
+                try:
+                    outcomes = await loop.run_in_executor(self._thread, self._commit, [w for w, _ in batch])
+                except Exception as error:
+                    outcomes = [error] * len(batch)
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if outcome is None:
                         future.set_result(None)
@@ -71,43 +80,62 @@ class GroupCommit:
         finally:
             self._drain_task = None
 
-    async def _commit(self, batch: list[TurnWrite]) -> list[BaseException | None]:
-        expected = (VersionConflictError, DuplicateMessageError)
+    # --- in the writer thread -------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None)
+            for pragma in _PRAGMAS:
+                conn.execute(f"PRAGMA {pragma}")
+            self._conn = conn
+        return self._conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _commit(self, batch: list[TurnWrite]) -> list[BaseException | None]:
+        conn = self._connection()
+        outcomes: list[BaseException | None] = []
         try:
-            async with self.db.begin() as conn:
-                driver = await sqlite_driver(conn)
-                results = await asyncio.gather(*(_apply(driver, w) for w in batch), return_exceptions=True)
-                if any(isinstance(r, BaseException) and not isinstance(r, expected) for r in results):
-                    raise next(
-                        r for r in results if isinstance(r, BaseException) and not isinstance(r, expected)
-                    )
-        except Exception:
-            # The batch was rolled back: nothing of these turns was saved, so each is run again.
+            conn.execute("BEGIN IMMEDIATE")
+            for write in batch:
+                conn.execute("SAVEPOINT turn")
+                try:
+                    _apply(conn, write)
+                except (VersionConflictError, DuplicateMessageError) as error:
+                    conn.execute("ROLLBACK TO turn")
+                    outcomes.append(error)
+                else:
+                    outcomes.append(None)
+                conn.execute("RELEASE turn")
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            # Nothing of these turns was saved, so each of them is simply run again.
             return [VersionConflictError(w.user) for w in batch]
-        return [r if isinstance(r, BaseException) else None for r in results]
+        return outcomes
 
 
-async def _apply(driver: Any, write: TurnWrite) -> None:
+def _apply(conn: sqlite3.Connection, write: TurnWrite) -> None:
     when = sqlite_time(write.now)
     if write.msg_id is not None:
         try:
-            await driver.execute(_REMEMBER, (write.user, write.msg_id, json.dumps(write.replies), when))
+            conn.execute(_REMEMBER, (write.user, write.msg_id, json.dumps(write.replies), when))
         except sqlite3.IntegrityError as error:
             raise DuplicateMessageError(write.msg_id) from error
     encoded, version = json.dumps(write.state), write.loaded.version
-    try:
-        if write.loaded.exists:
-            cursor = await driver.execute(_UPDATE_STATE, (encoded, version + 1, when, write.user, version))
-            saved = cursor.rowcount == 1
-        else:
-            await driver.execute(_INSERT_STATE, (write.user, encoded, when))
+    if write.loaded.exists:
+        saved = conn.execute(_UPDATE_STATE, (encoded, version + 1, when, write.user, version)).rowcount == 1
+    else:
+        try:
+            conn.execute(_INSERT_STATE, (write.user, encoded, when))
             saved = True
-    except sqlite3.IntegrityError:
-        saved = False
+        except sqlite3.IntegrityError:
+            saved = False
     if not saved:
-        if write.msg_id is not None:
-            await driver.execute(_FORGET, (write.user, write.msg_id))
         raise VersionConflictError(write.user)
-    # Upserts, deletes and plain inserts: nothing here can conflict, so they come last.
     for sql, params in write.writes:
-        await driver.execute(sql, params)
+        conn.execute(sql, params)

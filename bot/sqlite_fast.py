@@ -1,28 +1,16 @@
-"""Direct driver access for the chat's hottest SQLite statements.
+"""Values as the chat's plain-SQL SQLite statements read and write them.
 
-On SQLite every statement is a hand-off to aiosqlite's worker thread, and SQLAlchemy's
-adapter makes three of them per statement (cursor, execute, fetch/close) where aiosqlite's
-`execute_fetchall` makes one. The chat therefore runs a few fixed statements on the driver
-connection underneath the turn's SQLAlchemy transaction — same connection, same transaction —
-storing values exactly as the JSON and UTCDateTime column types do.
+On SQLite the chat's turn path bypasses SQLAlchemy (see `bot.engine`), so it must store
+timestamps exactly as the UTCDateTime column type does, and read them back from either
+database.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 #: How SQLAlchemy's DateTime stores a (UTC) timestamp in SQLite; it sorts like the time itself.
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
-
-
-async def sqlite_driver(conn: AsyncConnection) -> Any | None:
-    """The aiosqlite connection under the turn's transaction, or None on other databases."""
-    if conn.dialect.name != "sqlite":
-        return None
-    return (await conn.get_raw_connection()).driver_connection
 
 
 def sqlite_time(moment: datetime) -> str:

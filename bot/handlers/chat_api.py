@@ -41,7 +41,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.appkeys import ENGINE, HASH_SECRET, SETTINGS
 from bot.chat_auth import SESSION_KEY_FILE, HmacSessionVerifier, SessionVerifier
@@ -51,7 +50,6 @@ from bot.dialogs.base import Services
 from bot.engine import Engine
 from bot.reports import REPORTS
 from bot.sms import OutboxSmsSender
-from storage.db import create_engine, is_sqlite
 from storage.secrets import load_or_create_secret
 
 CHAT_ENGINE = web.AppKey("chat_engine", Engine)
@@ -124,32 +122,19 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _turn_engine(app: web.Application) -> tuple[AsyncEngine, bool]:
-    """On SQLite, chat turns share one connection: writers queue in asyncio, not in SQLite's busy-wait
-    sleeps, and no turn ever meets a stale read snapshot. PostgreSQL uses the shared pool."""
-    url = app[SETTINGS].effective_database_url
-    if is_sqlite(url):
-        # Every turn ends in commit or rollback itself, so the pool's reset round trip is skipped.
-        return create_engine(url, pool_size=1, max_overflow=0, pool_reset_on_return=None), True
-    return app[ENGINE], False
-
-
 async def _chat_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    db, own = _turn_engine(app)
     services = Services(
         hash_secret=app[HASH_SECRET],
         sms=OutboxSmsSender(),
         issuer=ServiceIssuer(app[REPORTS]),
         binding_days=settings.binding_days,
     )
-    engine = Engine(db, services)
+    engine = Engine(app[ENGINE], services)
     app[CHAT_ENGINE] = engine
     app[SESSION_VERIFIER] = HmacSessionVerifier(load_or_create_secret(settings.data_dir, SESSION_KEY_FILE))
     yield
     await engine.close()
-    if own:
-        await db.dispose()
 
 
 def setup(app: web.Application) -> None:

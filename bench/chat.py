@@ -127,6 +127,27 @@ async def _wait_ready(session: aiohttp.ClientSession, base: str, process: subpro
     raise SystemExit("the service did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _family(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
+
+
+async def _wait_idle(pid: int, limit: float = 120.0) -> None:
+    """Render workers warm up (fonts, templates) in the background after /healthz answers;
+    measuring before they finish would charge their start-up CPU to the chat."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = sum(_cpu_seconds(p) for p in _family(pid))
+        await asyncio.sleep(1.0)
+        if sum(_cpu_seconds(p) for p in _family(pid)) - before < 0.05:
+            return
+
+
 class SimulatedUser:
     def __init__(self, session: aiohttp.ClientSession, base: str, business: EntityValues, timings: Timings):
         self.session = session
@@ -288,6 +309,7 @@ async def main(users: int, rounds: int) -> None:
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(connector=connector) as session:
                 await _wait_ready(session, f"http://127.0.0.1:{port}", service)
+                await _wait_idle(service.pid)
                 await _wait_ready(session, f"http://127.0.0.1:{bare_port}", bare)
                 identity, dialog, rendering, after = await _run_chat(
                     f"http://127.0.0.1:{port}", session, businesses, rounds

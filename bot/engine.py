@@ -41,7 +41,7 @@ from bot.replies import Reply
 
 log = logging.getLogger(__name__)
 
-#: Version conflicts only happen when several processes share one SQLite file; a few retries settle them.
+#: A version conflict needs a second process (or a group commit that failed); a few retries settle it.
 MAX_ATTEMPTS = 5
 
 
@@ -82,6 +82,8 @@ class _SqliteReader:
         self._opening = asyncio.Lock()
 
     async def conn(self) -> aiosqlite.Connection:
+        if self._conn is not None:
+            return self._conn
         async with self._opening:
             if self._conn is None:
                 conn = await aiosqlite.connect(self.path)

@@ -118,6 +118,7 @@ async def test_two_messages_of_one_user_at_the_same_moment_run_one_after_the_oth
     first, second = await asyncio.gather(chat.act("yes"), chat.say(ACME.legal_rep))
     first.says("法定代表人的姓名")
     second.says("身份证号码的后6位")
+    assert len(world.engine.locks) == 0, "a user's lock outlived their messages"
     assert (await _state(world, chat.user))["step"] == "id_tail"
 
 

@@ -193,6 +193,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="creditbot-ingest-") as temporary:
         work = args.keep or Path(temporary)
         work.mkdir(parents=True, exist_ok=True)
+        for stale in [*work.glob("import.db*"), *work.glob("baseline.db*")]:
+            stale.unlink()  # both sides start from an empty database
         csv_path = work / "penalties.csv"
         started = time.perf_counter()
         write_csv(csv_path, args.rows, args.seed)

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, Date, DateTime, Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Converter = Callable[[Any], Any]
@@ -52,14 +53,23 @@ def _converter(column_type: Any) -> Converter | None:
 
 
 async def insert_rows(
-    connection: AsyncConnection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> None:
-    """Insert `rows` (Python values in the order of `columns`) in one executemany."""
+    connection: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    skip_conflicts: bool = False,
+) -> int:
+    """Insert `rows` (Python values in the order of `columns`) in one executemany.
+
+    With `skip_conflicts`, rows that would violate a unique constraint are left out. Returns
+    the number of rows inserted, or -1 when the driver cannot tell.
+    """
     if not rows:
-        return
+        return 0
     if connection.dialect.name != "sqlite":
-        await connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-        return
+        statement = pg_insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
+        result = await connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+        return result.rowcount
     converters = [(i, conv) for i, name in enumerate(columns) if (conv := _converter(table.c[name].type))]
     if converters:
         converted = []
@@ -71,4 +81,6 @@ async def insert_rows(
         rows = converted
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" * len(columns))
-    await connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
+    conflicts = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}){conflicts}'
+    return (await connection.exec_driver_sql(sql, rows)).rowcount

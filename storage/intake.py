@@ -140,23 +140,30 @@ def _snapshot(row: RowMapping) -> dict[str, Any]:
 async def write_records(
     connection: AsyncConnection, records: Sequence[RecordValues], now: datetime, replaced_by: str
 ) -> list[Outcome]:
-    """Upsert `records` keyed by (kind, 数据来源单位, document number); one outcome per record."""
+    """Upsert `records` keyed by (kind, 数据来源单位, document number); one outcome per record.
+
+    All rows are offered to the store first, existing keys skipped: when every row went in (a
+    fresh file, the common case) no lookup is needed at all. Otherwise the batch's rows are read
+    back; those stamped with this batch's `now` at version 1 are the ones just inserted.
+    """
+    inserted = await insert_rows(
+        connection, RECORDS, RECORD_COLUMNS, [record_row(r, now) for r in records], skip_conflicts=True
+    )
+    if inserted == len(records):
+        return [Outcome.IMPORTED] * len(records)
     existing = await _existing_records(connection, [(r.kind.value, r.source_dept, r.doc_no) for r in records])
     outcomes: list[Outcome] = []
-    new_rows: list[tuple[Any, ...]] = []
     corrections: list[tuple[RowMapping, tuple[Any, ...]]] = []
     for record in records:
+        old = existing[(record.kind.value, record.source_dept, record.doc_no)]
         content = _record_content(record)
-        old = existing.get((record.kind.value, record.source_dept, record.doc_no))
-        if old is None:
-            new_rows.append(record_row(record, now, content))
+        if old["version"] == 1 and old["created_at"] == now:
             outcomes.append(Outcome.IMPORTED)
         elif tuple(old[name] for name in _RECORD_CONTENT) == content:
             outcomes.append(Outcome.UNCHANGED)
         else:
             corrections.append((old, content))
             outcomes.append(Outcome.UPDATED)
-    await insert_rows(connection, RECORDS, RECORD_COLUMNS, new_rows)
     if corrections:
         await _correct_records(connection, corrections, now, replaced_by)
     return outcomes

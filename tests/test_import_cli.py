@@ -216,3 +216,16 @@ def test_a_row_with_the_wrong_number_of_cells_is_rejected(cli_env: Path, tmp_pat
         handle.write("只有,三,列\n")
     code, lines = run_import(capsys, "judgments", path)
     assert code == 1 and "第3行：列数与表头不符：应为11列，实为3列" in lines
+
+
+def test_a_file_mixing_new_changed_and_identical_rows(cli_env: Path, tmp_path: Path, capsys) -> None:
+    kind = IntakeKind.JUDGMENTS
+    first, second = row(kind), row(kind, 裁判文书号="（2024）晋0502刑初46号")
+    assert run_import(capsys, "judgments", write_csv(tmp_path / "a.csv", kind, [first, second]))[0] == 0
+    third = row(kind, 裁判文书号="（2024）晋0502刑初47号")
+    changed = {**second, "判决结果": "判处罚金人民币三十万元"}
+    code, lines = run_import(
+        capsys, "judgments", write_csv(tmp_path / "b.csv", kind, [first, changed, third])
+    )
+    assert (code, lines[-1]) == (0, "imported 1, updated 1, rejected 0")
+    assert "未变化 1 行：与库中记录完全相同，未作改动" in lines

@@ -46,10 +46,9 @@ def _register_core(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _command_modules() -> list[ModuleType]:
-    from bot import report_cli
-    from bot.commands import demo_cmd, dept_cmd, import_cmd
+    from bot.commands import demo_cmd, dept_cmd, import_cmd, report_cmd
 
-    return [report_cli, import_cmd, dept_cmd, demo_cmd]
+    return [report_cmd, import_cmd, dept_cmd, demo_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

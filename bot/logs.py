@@ -36,4 +36,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Access lines and WeasyPrint's per-step progress would drown the service's own events.
+    for noisy in ("aiohttp.access", "weasyprint", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

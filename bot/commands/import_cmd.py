@@ -50,10 +50,6 @@ BATCH_ROWS = 10_000
 SHOWN_MESSAGES = 200
 
 EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
-#: The driver thread releases the GIL for each row's SQLite step and must take it back before
-#: binding the next row; with the default 5 ms interval it waits for the checking thread to give
-#: it up, so writing and checking barely overlap. A short interval lets them interleave.
-GIL_SWITCH_INTERVAL = 0.0002
 
 
 def rejected_path(path: Path) -> Path:
@@ -183,8 +179,8 @@ class CsvImport:
     async def _rows(self, reader: Iterator[list[str]], header: list[str], rejected: RejectedFile) -> None:
         """Check the next batch in a worker thread while the previous one is being written.
 
-        The database work runs in the driver's thread and mostly outside the GIL, so checking
-        and writing overlap instead of taking turns.
+        SQLite's own work on each row runs in the driver's thread outside the GIL, so that part
+        of the writing overlaps the checking of the next batch.
         """
         checker = _BatchChecker(self, reader, header, rejected)
         pending: asyncio.Task[None] | None = None
@@ -259,16 +255,12 @@ class _BatchChecker:
 
 
 async def import_file(kind: IntakeKind, path: Path, settings: Settings, out: TextIO, progress: bool) -> int:
-    """Run one import; the GIL is handed over more often meanwhile, see `GIL_SWITCH_INTERVAL`."""
     engine = create_engine(settings.effective_database_url)
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     try:
         await upgrade(engine)
         secret = load_or_create_secret(settings.data_dir)
         return await CsvImport(kind, path, engine, secret, out).run(progress)
     finally:
-        sys.setswitchinterval(switch_interval)
         await engine.dispose()
 
 

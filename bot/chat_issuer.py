@@ -16,9 +16,17 @@ class ServiceIssuer:
     def __init__(self, service: ReportService) -> None:
         self.service = service
 
-    async def issue(self, user: str, uscc: str, start: date, end: date, domains: list[int]) -> ReportLinks:
+    async def issue(
+        self, user: str, uscc: str, start: date, end: date, domains: list[int], request_id: str
+    ) -> ReportLinks:
         issued = await self.service.issue(
-            uscc, start, end, [domain_by_number(n) for n in domains], user_id=user, channel=CHANNEL
+            uscc,
+            start,
+            end,
+            [domain_by_number(n) for n in domains],
+            user_id=user,
+            channel=CHANNEL,
+            request_id=request_id,
         )
         return self.links(issued.row)
 

@@ -90,8 +90,6 @@ _SQL = {
     "clear": "DELETE FROM identity_attempt WHERE user_id = ? AND uscc = ?",
     "outbox": "INSERT INTO outbox_message (channel, recipient, body, created_at) VALUES (?, ?, ?, ?)",
     "issued": f"SELECT {', '.join(_ISSUED_COLUMNS)} FROM issued_report WHERE report_no = ?",
-    "since": f"SELECT {', '.join(_ISSUED_COLUMNS)} FROM issued_report WHERE user_id = ? AND uscc = ?"
-    " AND period_start = ? AND period_end = ? AND issued_at >= ? ORDER BY issued_at",
 }
 
 
@@ -221,24 +219,3 @@ class ChatStore:
         )
         rows = await self._read(_SQL["issued"], (report_no,), statement)
         return _issued_row(rows[0]) if rows else None
-
-    async def issued_since(
-        self, user: str, uscc: str, start: date, end: date, domains: list[int], since: datetime
-    ) -> str | None:
-        """The report this user's confirmation produced, if it was issued before a crash or a retry."""
-        statement = (
-            select(*(_issued.c[name] for name in _ISSUED_COLUMNS))
-            .where(
-                _issued.c.user_id == user,
-                _issued.c.uscc == uscc,
-                _issued.c.period_start == start,
-                _issued.c.period_end == end,
-                _issued.c.issued_at >= since,
-            )
-            .order_by(_issued.c.issued_at)
-        )
-        params = (user, uscc, start.isoformat(), end.isoformat(), sqlite_time(since))
-        for row in map(_issued_row, await self._read(_SQL["since"], params, statement)):
-            if sorted(row.domains) == sorted(domains):
-                return row.report_no
-        return None

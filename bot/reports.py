@@ -23,6 +23,7 @@ from aiohttp import web
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.appkeys import SESSIONS, SETTINGS
@@ -122,8 +123,15 @@ class ReportService:
         *,
         user_id: str | None = None,
         channel: str = "",
+        request_id: str | None = None,
     ) -> Issued:
-        """Assemble, sign, render and store; ReportError carries the Chinese reason for a refusal."""
+        """Assemble, sign, render and store; ReportError carries the Chinese reason for a refusal.
+
+        With a `request_id`, the call is idempotent: a retry (after a crash, or from a second
+        process racing the first) gets the report that id already produced.
+        """
+        if request_id is not None and (earlier := await self._by_request(request_id)) is not None:
+            return earlier
         now = datetime.now(UTC)
         async with self.sessions() as session:
             entity = await find_entity(session, uscc)
@@ -167,12 +175,28 @@ class ReportService:
             pdf_path=str(path.relative_to(self.reports_dir)),
             user_id=user_id,
             channel=channel,
+            request_id=request_id,
         )
         async with self.sessions() as session:
             session.add(row)
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError:
+                # Only the request id can collide: the racing call won, and its report is the answer.
+                await session.rollback()
+                path.unlink()
+                winner = await self._by_request(request_id) if request_id is not None else None
+                if winner is None:
+                    raise
+                return winner
         log.info("report issued", extra={"report_no": report_no, "records": len(report.items)})
         return Issued(row, pdf)
+
+    async def _by_request(self, request_id: str) -> Issued | None:
+        async with self.sessions() as session:
+            result = await session.exec(select(IssuedReport).where(IssuedReport.request_id == request_id))
+            row = result.first()
+        return Issued(row, self.pdf_bytes(row)) if row is not None else None
 
     def _store_pdf(self, report_no: str, issued_at: datetime, pdf: bytes) -> Path:
         folder = self.reports_dir / f"{issued_at:%Y}" / f"{issued_at:%m}"

@@ -93,6 +93,7 @@ class IssuedReport(SQLModel, table=True):
     """An issued report: immutable once written, so a bank can verify it years later."""
 
     __tablename__ = "issued_report"
+    __table_args__ = (UniqueConstraint("request_id", name="uq_issued_report_request_id"),)
 
     report_no: str = Field(primary_key=True, max_length=32)
     verify_code: str = Field(max_length=8)
@@ -109,6 +110,9 @@ class IssuedReport(SQLModel, table=True):
     pdf_path: str
     user_id: str | None = Field(default=None, index=True)
     channel: str = Field(default="", max_length=16)
+    #: The client's idempotency key (one chat confirmation): a retry after a crash finds this
+    #: row instead of issuing a second report.
+    request_id: str | None = Field(default=None, max_length=64)
 
 
 class ReportSequence(SQLModel, table=True):

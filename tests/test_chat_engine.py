@@ -262,9 +262,11 @@ class _Stuck:
         self.issue_first = issue_first
         self.started = asyncio.Event()
 
-    async def issue(self, user: str, uscc: str, start: date, end: date, domains: list[int]) -> ReportLinks:
+    async def issue(
+        self, user: str, uscc: str, start: date, end: date, domains: list[int], request_id: str
+    ) -> ReportLinks:
         if self.issue_first:
-            await self.real.issue(user, uscc, start, end, domains)
+            await self.real.issue(user, uscc, start, end, domains, request_id)
         self.started.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")

@@ -79,6 +79,20 @@ async def test_issued_report_is_stored_and_downloads_identically(client, setting
     assert again.row.report_no != row.report_no and again.row.verify_code != row.verify_code
 
 
+async def test_one_request_id_issues_one_report_even_when_two_calls_race(client, settings: Settings) -> None:
+    service = client.app[REPORTS]
+    period = (USCC, date(2024, 1, 1), date(2024, 12, 31), DOMAINS)
+    first, second = await asyncio.gather(
+        service.issue(*period, request_id="confirm-42"), service.issue(*period, request_id="confirm-42")
+    )
+    again = await service.issue(*period, request_id="confirm-42")
+    assert first.row.report_no == second.row.report_no == again.row.report_no
+    assert first.pdf == second.pdf == again.pdf
+    assert len(list((settings.data_dir / "reports").rglob("*.pdf"))) == 1
+    other = await service.issue(*period, request_id="confirm-43")
+    assert other.row.report_no != first.row.report_no
+
+
 async def test_verification_json_page_and_not_found(client) -> None:
     row = (await _issue(client)).row
     url = f"/v/{row.report_no}"

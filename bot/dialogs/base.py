@@ -76,8 +76,10 @@ class Issuer(Protocol):
     """Issues reports for the chat; raises core.report.ReportError with a Chinese reason on refusal."""
 
     async def issue(
-        self, user: str, uscc: str, start: date, end: date, domains: list[int]
-    ) -> ReportLinks: ...
+        self, user: str, uscc: str, start: date, end: date, domains: list[int], request_id: str
+    ) -> ReportLinks:
+        """Idempotent per `request_id`: a second call returns the report the first one issued."""
+        ...
 
     def links(self, row: Any) -> ReportLinks:
         """Links of an issued report; `row` carries its `report_no` and `verify_code`."""

@@ -9,7 +9,8 @@ report that confirmation already produced (see `resume_issuing`).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import uuid
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.chat_store import EntityRow
@@ -342,12 +343,13 @@ def _entity_info(entity: EntityRow) -> EntityInfo:
 
 
 def begin_issuing(ctx: Ctx) -> None:
-    """Commit "issuing" first, render after: a crash in between is resumed, never repeated."""
-    ctx.data["issue"] = {
-        # Issued reports carry wall-clock second precision; anything this confirmation produced is newer.
-        "since": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "lease": (ctx.now + ISSUE_LEASE).isoformat(),
-    }
+    """Commit "issuing" first, render after: a crash in between is resumed, never repeated.
+
+    The request id is made once per confirmation and kept across resumptions, so the report
+    service returns the report a crashed or slow attempt already issued instead of a second one.
+    """
+    request_id = (ctx.data.get("issue") or {}).get("request_id") or uuid.uuid4().hex
+    ctx.data["issue"] = {"request_id": request_id, "lease": (ctx.now + ISSUE_LEASE).isoformat()}
     if ctx.step != "issuing":
         ctx.goto("issuing")
     ctx.say("好的，正在为您生成报告，请稍候……")
@@ -361,6 +363,7 @@ def begin_issuing(ctx: Ctx) -> None:
             date.fromisoformat(data["start"]),
             date.fromisoformat(data["end"]),
             data["domains"],
+            request_id,
         )
 
     ctx.deferred = Deferred(run=run, finish=finish_issuing)
@@ -383,24 +386,10 @@ async def finish_issuing(ctx: Ctx, outcome: Any) -> None:
 
 async def resume_issuing(ctx: Ctx) -> None:
     """A message while (or after) a confirmation was being rendered, possibly by a crashed process."""
-    data = ctx.data
-    issue = data["issue"]
-    if ctx.now < datetime.fromisoformat(issue["lease"]):
+    if ctx.now < datetime.fromisoformat(ctx.data["issue"]["lease"]):
         await _ask(ctx, "issuing")
         return
-    report_no = await ctx.store.issued_since(
-        ctx.user,
-        data["uscc"],
-        date.fromisoformat(data["start"]),
-        date.fromisoformat(data["end"]),
-        data["domains"],
-        datetime.fromisoformat(issue["since"]),
-    )
-    if report_no is None:
-        begin_issuing(ctx)
-        return
-    row = await ctx.store.issued(report_no)
-    await finish_issuing(ctx, ctx.services.issuer.links(row))
+    begin_issuing(ctx)
 
 
 def deliver(ctx: Ctx, links: ReportLinks, message: str) -> None:

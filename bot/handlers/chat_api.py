@@ -48,6 +48,7 @@ from bot.chat_issuer import ServiceIssuer
 from bot.clock import system_clock
 from bot.dialogs.base import Services
 from bot.engine import Engine
+from bot.handlers.json_replies import json_error, json_reply
 from bot.reports import REPORTS
 from bot.sms import OutboxSmsSender
 from storage.secrets import load_or_create_secret
@@ -65,10 +66,6 @@ class BadRequestError(Exception):
         self.code = code
         self.message = message
         self.status = status
-
-
-def _error(code: str, message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 def _string(body: dict[str, Any], key: str, limit: int, code: str, message: str) -> str | None:
@@ -98,9 +95,9 @@ async def chat(request: web.Request) -> web.Response:
     try:
         body = await request.json(loads=json.loads)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error("invalid_json", "请求内容不是有效的JSON。")
+        return json_error("invalid_json", "请求内容不是有效的JSON。")
     if not isinstance(body, dict):
-        return _error("invalid_request", "请求内容应为JSON对象。")
+        return json_error("invalid_request", "请求内容应为JSON对象。")
     try:
         user = _user(request, body)
         text = _string(
@@ -113,13 +110,9 @@ async def chat(request: web.Request) -> web.Response:
         if (text is None) == (action is None):
             raise BadRequestError("invalid_message", "请提供消息内容（text）或操作（action）中的一项。")
     except BadRequestError as error:
-        return _error(error.code, error.message, error.status)
+        return json_error(error.code, error.message, error.status)
     replies = await request.app[CHAT_ENGINE].handle(user, text=text, action=action, msg_id=msg_id)
-    return web.json_response({"replies": replies}, dumps=_dumps)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json_reply({"replies": replies})
 
 
 async def _chat_context(app: web.Application) -> AsyncIterator[None]:

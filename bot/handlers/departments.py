@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.appkeys import ENGINE, HASH_SECRET
 from bot.handlers.dept_openapi import openapi_document
+from bot.handlers.json_replies import json_error, json_reply
 from core.domains import domain_by_name, domain_by_number
 from core.intake import (
     HEADERS,
@@ -38,10 +39,6 @@ MAX_RECORDS = 10_000
 ENTITY_DOMAIN = domain_by_name("市场监管").number
 #: A concurrent request may insert one of our keys between our lookup and our insert.
 _WRITE_ATTEMPTS = 3
-
-
-def error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 def _api_key(request: web.Request) -> str:
@@ -83,27 +80,35 @@ async def _write(
 async def post_records(request: web.Request) -> web.Response:
     key = _api_key(request)
     if not key:
-        return error(401, "unauthorized", "缺少 API 密钥：请在请求头中提供 Authorization: Bearer <密钥>")
+        return json_error(
+            "unauthorized", status=401, message="缺少 API 密钥：请在请求头中提供 Authorization: Bearer <密钥>"
+        )
     async with request.app[ENGINE].connect() as connection:
         department = await department_for_key(connection, key)
     if department is None:
-        return error(401, "invalid_key", "API 密钥无效或已停用")
+        return json_error("invalid_key", status=401, message="API 密钥无效或已停用")
     try:
         body = await request.json()
     except ValueError:
-        return error(400, "malformed_json", "请求体不是合法的 JSON")
+        return json_error("malformed_json", status=400, message="请求体不是合法的 JSON")
     if not isinstance(body, dict):
-        return error(400, "malformed_body", '请求体应为 JSON 对象：{"kind": ..., "records": [...]}')
+        return json_error(
+            "malformed_body", status=400, message='请求体应为 JSON 对象：{"kind": ..., "records": [...]}'
+        )
     kind = resolve_kind(body["kind"]) if isinstance(body.get("kind"), str) else None
     if kind is None:
         names = "、".join(k.value for k in IntakeKind)
-        return error(400, "unknown_kind", f"kind 应为 {names} 之一（也接受对应的中文名称）")
+        return json_error(
+            "unknown_kind", status=400, message=f"kind 应为 {names} 之一（也接受对应的中文名称）"
+        )
     records = body.get("records")
     if not isinstance(records, list) or not records:
-        return error(400, "malformed_body", "records 应为非空数组")
+        return json_error("malformed_body", status=400, message="records 应为非空数组")
     if len(records) > MAX_RECORDS:
-        return error(
-            413, "too_many_records", f"每批最多 {MAX_RECORDS} 条记录，本批 {len(records)} 条，请分批报送"
+        return json_error(
+            "too_many_records",
+            status=413,
+            message=f"每批最多 {MAX_RECORDS} 条记录，本批 {len(records)} 条，请分批报送",
         )
 
     today = date.today()
@@ -142,11 +147,11 @@ async def post_records(request: web.Request) -> web.Response:
     summary = {status: 0 for status in ("imported", "updated", "unchanged", "rejected")}
     for result in results:
         summary[result["status"]] += 1
-    return web.json_response({"results": results, "summary": summary})
+    return json_reply({"results": results, "summary": summary})
 
 
 async def get_openapi(_request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    return json_reply(openapi_document())
 
 
 def setup(app: web.Application) -> None:

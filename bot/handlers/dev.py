@@ -8,12 +8,11 @@ people trying the demo side by side do not see each other's codes.
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 from sqlalchemy import select
 
 from bot.appkeys import ENGINE
+from bot.handlers.json_replies import json_reply
 from core.personal_data import mask_phone
 from storage.models import Conversation, Entity, OutboxMessage
 
@@ -44,11 +43,7 @@ async def outbox(request: web.Request) -> web.Response:
         }
         for row in reversed(rows)
     ]
-    return web.json_response({"messages": messages}, dumps=_dumps)
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json_reply({"messages": messages})
 
 
 def setup(app: web.Application, demo: bool) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.handlers.json_replies import json_error, json_reply
 from bot.ratelimit import RateLimiter
 from bot.reports import REPORTS, report_service_context
 from core.render import TEMPLATES_DIR, qr_svg
@@ -31,12 +32,6 @@ def _pages() -> Environment:
     return Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]))
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(
-        body, status=status, headers=headers, dumps=lambda v: json.dumps(v, ensure_ascii=False)
-    )
-
-
 def _wants_json(request: web.Request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
@@ -48,7 +43,7 @@ def _page(status: int, **context: Any) -> web.Response:
 
 def _not_found(request: web.Request, report_no: str) -> web.Response:
     if _wants_json(request):
-        return _json({"error": {"code": "not_found", "message": NOT_FOUND_MESSAGE}}, status=404)
+        return json_error("not_found", NOT_FOUND_MESSAGE, status=404)
     return _page(404, state="not_found", report_no=report_no, message=NOT_FOUND_MESSAGE)
 
 
@@ -56,7 +51,7 @@ def _not_found(request: web.Request, report_no: str) -> web.Response:
 async def _rate_limit(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path.startswith(("/v/", "/r/")) and not request.app[LIMITER].allow(request.remote or ""):
         if _wants_json(request) or request.method == "POST":
-            return _json({"error": {"code": "rate_limited", "message": LIMITED_MESSAGE}}, status=429)
+            return json_error("rate_limited", LIMITED_MESSAGE, status=429)
         return web.Response(status=429, text=LIMITED_MESSAGE, content_type="text/plain", charset="utf-8")
     return await handler(request)
 
@@ -79,7 +74,7 @@ def verification_json(row: IssuedReport, valid: bool) -> dict[str, Any]:
 
 async def published_keys(request: web.Request) -> web.Response:
     body = request.app[REPORTS].keys.published().to_json()
-    return _json(body, headers={"Cache-Control": "public, max-age=300"})
+    return json_reply(body, headers={"Cache-Control": "public, max-age=300"})
 
 
 async def verify(request: web.Request) -> web.Response:
@@ -93,7 +88,7 @@ async def verify(request: web.Request) -> web.Response:
         return _not_found(request, report_no)
     body = verification_json(row, service.is_intact(row))
     if _wants_json(request):
-        return _json(body)
+        return json_reply(body)
     return _page(200, state="found", r=body, links=service.links(row))
 
 
@@ -124,7 +119,7 @@ async def check_upload(request: web.Request) -> web.Response:
                     digest.update(chunk)
                 break
     if not received:
-        return _json(
+        return json_reply(
             {"error": {"code": "bad_request", "message": "请以 multipart 表单字段 file 上传 PDF 文件。"}},
             status=400,
         )
@@ -133,7 +128,7 @@ async def check_upload(request: web.Request) -> web.Response:
     message = "上传文件与出具的报告完全一致。" if match else "上传文件与出具的报告不一致，或报告不存在。"
     if "text/html" in request.headers.get("Accept", ""):
         return _page(200, state="check", report_no=report_no, match=match, message=message)
-    return _json({"report_no": report_no, "match": match, "message": message})
+    return json_reply({"report_no": report_no, "match": match, "message": message})
 
 
 async def download(request: web.Request) -> web.StreamResponse:

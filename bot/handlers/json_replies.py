@@ -1,0 +1,27 @@
+"""JSON answers shared by every API channel: readable Chinese, one error shape.
+
+Every API error is `{"error": {"code", "message"}}` with a Chinese message, and the JSON keeps
+Chinese characters as they are rather than as \\u escapes, so a department's engineer reading
+a response in a terminal can understand it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers, dumps=_dumps)
+
+
+def json_error(
+    code: str, message: str, status: int = 400, headers: dict[str, str] | None = None
+) -> web.Response:
+    return json_reply({"error": {"code": code, "message": message}}, status=status, headers=headers)

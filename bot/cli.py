@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from types import ModuleType
 
@@ -22,7 +23,15 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.app import create_app
 
     settings = Settings.from_env()
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    mode = "demo" if settings.demo else "production"
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=lambda _: logging.getLogger("creditbot").info(
+            "listening on http://%s:%s (%s mode)", settings.host, settings.port, mode
+        ),
+    )
     return 0
 
 

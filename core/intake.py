@@ -22,6 +22,8 @@ from functools import lru_cache
 from operator import mul
 from typing import Any
 
+import orjson
+
 from core.domains import Domain, resolve_domain
 from core.personal_data import mask_id_number, mask_phone, normalize_id_number, redact
 from core.records import EntityType, Procedure, RecordKind, RecordStatus, RepairStatus
@@ -243,6 +245,62 @@ class RecordValues:
     @property
     def key(self) -> tuple[str, str]:
         return (self.source_dept, self.doc_no)
+
+    def plain(self) -> PlainRecord:
+        """The record as strings and numbers only, cheap to send to another process."""
+        return (
+            self.kind.value,
+            self.source_dept,
+            self.doc_no,
+            self.uscc,
+            self.domain,
+            self.source_dept_uscc,
+            self.decision_date.isoformat(),
+            self.end_date.isoformat() if self.end_date else None,
+            self.status,
+            self.procedure,
+            self.repair_status,
+            self.repair_date.isoformat() if self.repair_date else None,
+            orjson.dumps(self.fields).decode(),
+        )
+
+    @classmethod
+    def from_plain(cls, plain: PlainRecord) -> RecordValues:
+        (
+            kind,
+            dept,
+            doc_no,
+            uscc,
+            domain,
+            dept_uscc,
+            decided,
+            ended,
+            status,
+            procedure,
+            repair,
+            repaired,
+            fields,
+        ) = plain
+        return cls(
+            kind=RecordKind(kind),
+            uscc=uscc,
+            domain=domain,
+            doc_no=doc_no,
+            source_dept=dept,
+            source_dept_uscc=dept_uscc,
+            decision_date=date.fromisoformat(decided),
+            end_date=date.fromisoformat(ended) if ended else None,
+            status=status,
+            procedure=procedure,
+            repair_status=repair,
+            repair_date=date.fromisoformat(repaired) if repaired else None,
+            fields=orjson.loads(fields),
+        )
+
+
+#: (kind, source_dept, doc_no, uscc, domain, source_dept_uscc, decision date, end date, status,
+#: procedure, repair status, repair date, fields as JSON); dates in ISO form.
+PlainRecord = tuple[str, str, str, str, int, str, str, str | None, str, str | None, str, str | None, str]
 
 
 @dataclass(slots=True)

@@ -64,21 +64,34 @@ async def insert_rows(
     With `skip_conflicts`, rows that would violate a unique constraint are left out. Returns
     the number of rows inserted, or -1 when the driver cannot tell.
     """
+    if connection.dialect.name == "sqlite":
+        converters = [(i, conv) for i, name in enumerate(columns) if (conv := _converter(table.c[name].type))]
+        if converters:
+            converted = []
+            for row in rows:
+                values = list(row)
+                for i, conv in converters:
+                    values[i] = conv(values[i])
+                converted.append(tuple(values))
+            rows = converted
+        return await insert_sqlite_rows(connection, table, columns, rows, skip_conflicts)
     if not rows:
         return 0
-    if connection.dialect.name != "sqlite":
-        statement = pg_insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
-        result = await connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
-        return result.rowcount
-    converters = [(i, conv) for i, name in enumerate(columns) if (conv := _converter(table.c[name].type))]
-    if converters:
-        converted = []
-        for row in rows:
-            values = list(row)
-            for i, conv in converters:
-                values[i] = conv(values[i])
-            converted.append(tuple(values))
-        rows = converted
+    statement = pg_insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
+    result = await connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+    return result.rowcount
+
+
+async def insert_sqlite_rows(
+    connection: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    skip_conflicts: bool = False,
+) -> int:
+    """Insert rows already in SQLite's storage forms (see the module docstring); returns the count."""
+    if not rows:
+        return 0
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" * len(columns))
     conflicts = " ON CONFLICT DO NOTHING" if skip_conflicts else ""

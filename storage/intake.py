@@ -21,9 +21,9 @@ import orjson
 from sqlalchemy import RowMapping, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.intake import EntityValues, RecordValues
+from core.intake import EntityValues, PlainRecord, RecordValues
 from core.personal_data import id_number_hash, id_tail_hash
-from storage.bulk import insert_rows
+from storage.bulk import insert_rows, insert_sqlite_rows, sqlite_datetime
 from storage.models import Entity, Record, RecordVersion
 
 
@@ -144,13 +144,43 @@ async def write_records(
 
     All rows are offered to the store first, existing keys skipped: when every row went in (a
     fresh file, the common case) no lookup is needed at all. Otherwise the batch's rows are read
-    back; those stamped with this batch's `now` at version 1 are the ones just inserted.
+    back and classified (`_classify`).
     """
-    inserted = await insert_rows(
-        connection, RECORDS, RECORD_COLUMNS, [record_row(r, now) for r in records], skip_conflicts=True
-    )
+    rows = [record_row(record, now) for record in records]
+    inserted = await insert_rows(connection, RECORDS, RECORD_COLUMNS, rows, skip_conflicts=True)
     if inserted == len(records):
         return [Outcome.IMPORTED] * len(records)
+    return await _classify(connection, records, now, replaced_by)
+
+
+async def write_plain_records(
+    connection: AsyncConnection, records: Sequence[PlainRecord], now: datetime, replaced_by: str
+) -> list[Outcome]:
+    """`write_records` for records in plain form, as the CSV import's checking process sends them.
+
+    The plain form's ISO dates and JSON text are SQLite's storage forms, so on SQLite the rows go
+    to the driver as they are; only a batch that meets existing keys is turned back into values.
+    """
+    if connection.dialect.name != "sqlite":
+        return await write_records(
+            connection, [RecordValues.from_plain(p) for p in records], now, replaced_by
+        )
+    stamp = sqlite_datetime(now)
+    rows = [(*plain, 1, stamp, stamp) for plain in records]
+    inserted = await insert_sqlite_rows(connection, RECORDS, RECORD_COLUMNS, rows, skip_conflicts=True)
+    if inserted == len(records):
+        return [Outcome.IMPORTED] * len(records)
+    return await _classify(connection, [RecordValues.from_plain(p) for p in records], now, replaced_by)
+
+
+async def _classify(
+    connection: AsyncConnection, records: Sequence[RecordValues], now: datetime, replaced_by: str
+) -> list[Outcome]:
+    """Outcomes after an insert that skipped existing keys, applying the corrections among them.
+
+    Rows stamped with this batch's `now` at version 1 are the ones just inserted; the others
+    existed and are either identical or corrected.
+    """
     existing = await _existing_records(connection, [(r.kind.value, r.source_dept, r.doc_no) for r in records])
     outcomes: list[Outcome] = []
     corrections: list[tuple[RowMapping, tuple[Any, ...]]] = []

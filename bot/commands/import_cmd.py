@@ -1,8 +1,9 @@
 """`creditbot import KIND FILE`: a department's CSV file into the record store.
 
-Every row is checked (`core.intake`); good rows are written in batches of ten thousand, each
-batch in its own transaction, so a large file streams through in constant memory and an
-interruption keeps what already landed. Refused rows are listed with their row number (the
+Every row is checked (`core.intake`) in a worker process (`row_checker`) while this process
+stores the previous batch; good rows are written in batches of ten thousand, each batch in its
+own transaction, so a large file streams through in constant memory and an interruption keeps
+what already landed. Refused rows are listed with their row number (the
 header is row 1, as a spreadsheet shows it) and written, masked, to FILE.rejected.csv with a
 拒绝原因 column, ready to be corrected and imported again.
 
@@ -16,33 +17,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import multiprocessing
 import sys
-from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tqdm import tqdm
 
+from bot.commands import row_checker
 from bot.commands.csv_input import UnusableFileError, detect_encoding
 from bot.config import Settings
 from core.intake import (
     REASON_HEADER,
-    DuplicateGuard,
-    EntityValues,
     IntakeKind,
-    RecordValues,
     check_headers,
-    check_row,
-    duplicate_reason,
     masked_row,
     resolve_kind,
 )
 from core.personal_data import redact
 from storage.db import create_engine, upgrade
-from storage.intake import Outcome, write_entities, write_records
+from storage.intake import Outcome, write_entities, write_plain_records
 from storage.secrets import load_or_create_secret
 
 BATCH_ROWS = 10_000
@@ -131,71 +129,71 @@ class CsvImport:
         self.limited("rejected", f"第{row_no}行：{reason}")
         rejected.add(row, reason)
 
-    async def _write(self, batch: list[RecordValues | EntityValues]) -> None:
+    async def _write(self, batch: list[Any]) -> None:
         if not batch:
             return
         now = datetime.now(UTC)
         async with self.engine.begin() as connection:
             if self.kind is IntakeKind.ENTITIES:
-                outcomes = await write_entities(connection, batch, self.secret, now)  # type: ignore[arg-type]
+                outcomes = await write_entities(connection, batch, self.secret, now)
             else:
-                replaced_by = f"import:{self.path.name}"
-                outcomes = await write_records(connection, batch, now, replaced_by)  # type: ignore[arg-type]
+                outcomes = await write_plain_records(connection, batch, now, f"import:{self.path.name}")
         self.tally.add(outcomes)
         if self.bar is not None:
             self.bar.update(len(batch))
 
+    def _read_header(self, encoding: str) -> list[str]:
+        with self.path.open(encoding=encoding, newline="") as handle:
+            header = [name.strip().lstrip("\ufeff") for name in next(csv.reader(handle), [])]
+        if not any(header):
+            raise UnusableFileError("文件没有表头")
+        problems = check_headers(self.kind, header)
+        if problems:
+            raise UnusableFileError(f"表头与“{self.kind.value}”的格式不符：" + "；".join(problems))
+        return header
+
     async def run(self, progress: bool) -> int:
         encoding = detect_encoding(self.path)
-        with self.path.open(encoding=encoding, newline="") as handle:
-            reader = csv.reader(handle)
-            header = [name.strip().lstrip("\ufeff") for name in next(reader, [])]
-            if not any(header):
-                raise UnusableFileError("文件没有表头")
-            problems = check_headers(self.kind, header)
-            if problems:
-                raise UnusableFileError(f"表头与“{self.kind.value}”的格式不符：" + "；".join(problems))
-            rejected = RejectedFile(rejected_path(self.path), header)
-            self.bar = tqdm(unit="行", desc="导入", file=sys.stderr) if progress else None
-            broken = None
-            try:
-                await self._rows(reader, header, rejected)
-            except csv.Error as error:
-                broken = (
-                    f"文件无法继续导入：第{reader.line_num}行附近无法按 CSV 解析（{error}），其后的行未处理"
-                )
-            finally:
-                if self.bar is not None:
-                    self.bar.close()
-                    self.bar = None
-                wrote_rejects = rejected.close()
+        header = self._read_header(encoding)
+        rejected = RejectedFile(rejected_path(self.path), header)
+        self.bar = tqdm(unit="行", desc="导入", file=sys.stderr) if progress else None
+        try:
+            broken = await self._rows(encoding, header, rejected)
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            wrote_rejects = rejected.close()
         if broken:
-            print(broken, file=sys.stderr)
+            print(f"文件无法继续导入：{broken}", file=sys.stderr)
         self._summary(wrote_rejects)
         if broken:
             return EXIT_UNUSABLE
         return EXIT_REJECTED if self.tally.rejected else EXIT_OK
 
-    async def _rows(self, reader: Iterator[list[str]], header: list[str], rejected: RejectedFile) -> None:
-        """Check the next batch in a worker thread while the previous one is being written.
-
-        SQLite's own work on each row runs in the driver's thread outside the GIL, so that part
-        of the writing overlaps the checking of the next batch.
-        """
-        checker = _BatchChecker(self, reader, header, rejected)
-        pending: asyncio.Task[None] | None = None
-        try:
-            more = True
-            while more:
-                batch, more = await asyncio.to_thread(checker.next_batch)
-                if pending is not None:
-                    await pending
-                    pending = None
-                if batch:
-                    pending = asyncio.create_task(self._write(batch))
-        finally:
-            if pending is not None:
-                await pending
+    async def _rows(self, encoding: str, header: list[str], rejected: RejectedFile) -> str | None:
+        """Store each batch while the worker process checks the next; returns why the file broke off."""
+        loop = asyncio.get_running_loop()
+        initargs = (self.path, encoding, self.kind, header)
+        with ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=row_checker.start,
+            initargs=initargs,
+        ) as worker:
+            upcoming = loop.run_in_executor(worker, row_checker.next_batch, BATCH_ROWS)
+            while True:
+                batch = await upcoming
+                if batch.more:
+                    upcoming = loop.run_in_executor(worker, row_checker.next_batch, BATCH_ROWS)
+                for row_no, row, reason in batch.rejected:
+                    self.reject(rejected, row_no, row, reason)
+                for row_no, warning in batch.warnings:
+                    self.tally.warnings += 1
+                    self.limited("warning", f"第{row_no}行：警告：{redact(warning)}")
+                await self._write(batch.good)
+                if not batch.more:
+                    return batch.broken
 
     def _summary(self, wrote_rejects: bool) -> None:
         tally = self.tally
@@ -208,50 +206,6 @@ class CsvImport:
         if wrote_rejects:
             self.say(f"被拒绝的行及原因已写入 {rejected_path(self.path)}（证件号码和手机号已打码）")
         self.say(tally.last_line)
-
-
-class _BatchChecker:
-    """Reads and checks rows up to the next full batch, keeping row numbers and duplicates across batches."""
-
-    def __init__(
-        self, run: CsvImport, reader: Iterator[list[str]], header: list[str], rejected: RejectedFile
-    ) -> None:
-        self.run = run
-        self.reader = reader
-        self.header = header
-        self.rejected = rejected
-        self.guard = DuplicateGuard()
-        self.today = date.today()
-        self.row_no = 1
-
-    def next_batch(self) -> tuple[list[RecordValues | EntityValues], bool]:
-        """The next batch of good rows, and whether the file may hold more."""
-        run, kind, header, width = self.run, self.run.kind, self.header, len(self.header)
-        batch: list[RecordValues | EntityValues] = []
-        for row in self.reader:
-            self.row_no += 1
-            if len(row) != width:
-                if any(cell.strip() for cell in row):
-                    run.reject(
-                        self.rejected, self.row_no, row, f"列数与表头不符：应为{width}列，实为{len(row)}列"
-                    )
-                continue
-            checked = check_row(kind, dict(zip(header, row, strict=True)), self.today)
-            for warning in checked.warnings:
-                run.tally.warnings += 1
-                run.limited("warning", f"第{self.row_no}行：警告：{redact(warning)}")
-            if checked.values is None:
-                if any(cell.strip() for cell in row):
-                    run.reject(self.rejected, self.row_no, row, "；".join(checked.errors))
-                continue
-            earlier = self.guard.earlier(checked.values.key, f"第{self.row_no}行")
-            if earlier is not None:
-                run.reject(self.rejected, self.row_no, row, duplicate_reason(kind, earlier))
-                continue
-            batch.append(checked.values)
-            if len(batch) >= BATCH_ROWS:
-                return batch, True
-        return batch, False
 
 
 async def import_file(kind: IntakeKind, path: Path, settings: Settings, out: TextIO, progress: bool) -> int:

@@ -193,3 +193,11 @@ def test_kind_names_in_english_and_chinese() -> None:
     assert resolve_kind("严重失信主体名单") is IntakeKind.LISTS
     assert resolve_kind("刑事裁判（犯罪记录）") is IntakeKind.JUDGMENTS
     assert resolve_kind("fines") is None
+
+
+@pytest.mark.parametrize("kind", [k for k in IntakeKind if k is not IntakeKind.ENTITIES])
+def test_the_plain_form_of_a_record_round_trips(kind: IntakeKind) -> None:
+    changes = {"修复状态": "已修复", "修复日期": "2025-01-01"} if kind is IntakeKind.PENALTIES else {}
+    values = check_row(kind, row(kind, **changes), TODAY).values
+    assert isinstance(values, RecordValues)
+    assert RecordValues.from_plain(values.plain()) == values

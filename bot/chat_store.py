@@ -20,7 +20,8 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.sqlite_fast import read_time, sqlite_time
+from bot.sqlite_fast import read_time
+from storage.bulk import sqlite_datetime
 from storage.models import Binding, Entity, IdentityAttempt, IssuedReport, OutboxMessage
 
 _entity = Entity.__table__
@@ -141,7 +142,7 @@ class ChatStore:
             .where(_binding.c.user_id == user, _binding.c.expires_at > now)
             .order_by(_binding.c.confirmed_at.desc())
         )
-        rows = await self._read(_SQL["bindings"], (user, sqlite_time(now)), statement)
+        rows = await self._read(_SQL["bindings"], (user, sqlite_datetime(now)), statement)
         stored = [BoundEntity(uscc, name, read_time(expires)) for uscc, name, expires in rows]
         fresh = {b.uscc for b in self._new_bindings}
         return self._new_bindings + [b for b in stored if b.uscc not in fresh]
@@ -155,7 +156,9 @@ class ChatStore:
         statement = statement.on_conflict_do_update(
             index_elements=["user_id", "uscc"], set_={"confirmed_at": now, "expires_at": expires}
         )
-        await self._write(_SQL["bind"], (user, uscc, sqlite_time(now), sqlite_time(expires)), statement)
+        await self._write(
+            _SQL["bind"], (user, uscc, sqlite_datetime(now), sqlite_datetime(expires)), statement
+        )
         self._new_bindings.insert(0, BoundEntity(uscc, name, expires))
         return expires
 
@@ -187,7 +190,13 @@ class ChatStore:
         values = {"failures": stored, "locked_until": locked_until, "updated_at": now}
         upsert = postgresql.insert(_attempt).values(user_id=user, uscc=uscc, **values)
         upsert = upsert.on_conflict_do_update(index_elements=["user_id", "uscc"], set_=values)
-        params = (user, uscc, stored, sqlite_time(locked_until) if locked_until else None, sqlite_time(now))
+        params = (
+            user,
+            uscc,
+            stored,
+            sqlite_datetime(locked_until) if locked_until else None,
+            sqlite_datetime(now),
+        )
         await self._write(_SQL["fail"], params, upsert)
         return Failure(remaining=max(0, MAX_FAILURES - failures), locked_until=locked_until)
 
@@ -197,7 +206,7 @@ class ChatStore:
 
     async def outbox(self, channel: str, recipient: str, body: str, now: datetime) -> None:
         statement = insert(_outbox).values(channel=channel, recipient=recipient, body=body, created_at=now)
-        await self._write(_SQL["outbox"], (channel, recipient, body, sqlite_time(now)), statement)
+        await self._write(_SQL["outbox"], (channel, recipient, body, sqlite_datetime(now)), statement)
 
     async def recent_reports(self, usccs: list[str], limit: int = 10) -> list[IssuedRow]:
         statement = (

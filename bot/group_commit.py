@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.conversations import DuplicateMessageError, Loaded, VersionConflictError
-from bot.sqlite_fast import sqlite_time
+from storage.bulk import sqlite_datetime
 
 _INSERT_STATE = "INSERT INTO conversation (user_id, state, version, updated_at) VALUES (?, ?, 1, ?)"
 _UPDATE_STATE = (
@@ -120,7 +120,7 @@ class GroupCommit:
 
 
 def _apply(conn: sqlite3.Connection, write: TurnWrite) -> None:
-    when = sqlite_time(write.now)
+    when = sqlite_datetime(write.now)
     if write.msg_id is not None:
         try:
             conn.execute(_REMEMBER, (write.user, write.msg_id, json.dumps(write.replies), when))

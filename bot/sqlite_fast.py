@@ -1,20 +1,13 @@
 """Values as the chat's plain-SQL SQLite statements read and write them.
 
-On SQLite the chat's turn path bypasses SQLAlchemy (see `bot.engine`), so it must store
-timestamps exactly as the UTCDateTime column type does, and read them back from either
-database.
+On SQLite the chat's turn path bypasses SQLAlchemy (see `bot.engine`); it writes timestamps
+with `storage.bulk.sqlite_datetime`, exactly as the UTCDateTime column type stores them, and
+reads them back from either database here.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-#: How SQLAlchemy's DateTime stores a (UTC) timestamp in SQLite; it sorts like the time itself.
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
-
-
-def sqlite_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(_SQLITE_TIME)
 
 
 def read_time(value: str | datetime | None) -> datetime | None:

@@ -12,6 +12,7 @@ as SQL for the driver. A binding created in this turn is remembered so the same 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import Executable
 
 from bot.sqlite_fast import read_time
 from storage.bulk import sqlite_datetime
@@ -114,35 +116,44 @@ class ChatStore:
     writes: list[Write] = field(default_factory=list)
     _new_bindings: list[BoundEntity] = field(default_factory=list)
 
-    async def _read(self, sql: str, params: tuple[Any, ...], statement: Any) -> list[tuple[Any, ...]]:
+    async def _read(
+        self, sql: str, params: tuple[Any, ...], statement: Callable[[], Executable]
+    ) -> list[tuple[Any, ...]]:
+        """`statement` builds the Core form, only on PostgreSQL: SQLite's hot path never pays for it."""
         if self.reader is not None:
             return list(await self.reader.execute_fetchall(sql, params))
         assert self.conn is not None
-        return [tuple(row) for row in (await self.conn.execute(statement)).all()]
+        return [tuple(row) for row in (await self.conn.execute(statement())).all()]
 
-    async def _write(self, sql: str, params: tuple[Any, ...], statement: Any) -> None:
+    async def _write(self, sql: str, params: tuple[Any, ...], statement: Callable[[], Executable]) -> None:
         if self.reader is not None:
             self.writes.append((sql, params))
         else:
             assert self.conn is not None
-            await self.conn.execute(statement)
+            await self.conn.execute(statement())
 
     async def entity(self, uscc: str) -> EntityRow | None:
-        statement = select(*(_entity.c[name] for name in _ENTITY_COLUMNS)).where(_entity.c.uscc == uscc)
-        rows = await self._read(_SQL["entity"], (uscc,), statement)
+        rows = await self._read(
+            _SQL["entity"],
+            (uscc,),
+            lambda: select(*(_entity.c[name] for name in _ENTITY_COLUMNS)).where(_entity.c.uscc == uscc),
+        )
         if not rows:
             return None
         values = dict(zip(_ENTITY_COLUMNS, rows[0], strict=True))
         return EntityRow(**{**values, "false_commitment": bool(values["false_commitment"])})
 
     async def bindings(self, user: str, now: datetime) -> list[BoundEntity]:
-        statement = (
-            select(_binding.c.uscc, _entity.c.name, _binding.c.expires_at)
-            .join(_entity, _entity.c.uscc == _binding.c.uscc)
-            .where(_binding.c.user_id == user, _binding.c.expires_at > now)
-            .order_by(_binding.c.confirmed_at.desc())
+        rows = await self._read(
+            _SQL["bindings"],
+            (user, sqlite_datetime(now)),
+            lambda: (
+                select(_binding.c.uscc, _entity.c.name, _binding.c.expires_at)
+                .join(_entity, _entity.c.uscc == _binding.c.uscc)
+                .where(_binding.c.user_id == user, _binding.c.expires_at > now)
+                .order_by(_binding.c.confirmed_at.desc())
+            ),
         )
-        rows = await self._read(_SQL["bindings"], (user, sqlite_datetime(now)), statement)
         stored = [BoundEntity(uscc, name, read_time(expires)) for uscc, name, expires in rows]
         fresh = {b.uscc for b in self._new_bindings}
         return self._new_bindings + [b for b in stored if b.uscc not in fresh]
@@ -150,24 +161,33 @@ class ChatStore:
     async def bind(self, user: str, uscc: str, name: str, now: datetime, days: int) -> datetime:
         """Create or renew the binding; returns when it expires."""
         expires = now + timedelta(days=days)
-        statement = postgresql.insert(_binding).values(
-            user_id=user, uscc=uscc, confirmed_at=now, expires_at=expires
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=["user_id", "uscc"], set_={"confirmed_at": now, "expires_at": expires}
-        )
         await self._write(
-            _SQL["bind"], (user, uscc, sqlite_datetime(now), sqlite_datetime(expires)), statement
+            _SQL["bind"],
+            (user, uscc, sqlite_datetime(now), sqlite_datetime(expires)),
+            lambda: (
+                postgresql.insert(_binding)
+                .values(user_id=user, uscc=uscc, confirmed_at=now, expires_at=expires)
+                .on_conflict_do_update(
+                    index_elements=["user_id", "uscc"], set_={"confirmed_at": now, "expires_at": expires}
+                )
+            ),
         )
         self._new_bindings.insert(0, BoundEntity(uscc, name, expires))
         return expires
 
-    async def locked_until(self, user: str, uscc: str, now: datetime) -> datetime | None:
-        statement = select(_attempt.c.failures, _attempt.c.locked_until).where(
-            _attempt.c.user_id == user, _attempt.c.uscc == uscc
+    async def _failures(self, user: str, uscc: str) -> tuple[int, datetime | None]:
+        """Failures so far and the lock's end for this (user, entity); (0, None) when none."""
+        rows = await self._read(
+            _SQL["attempt"],
+            (user, uscc),
+            lambda: select(_attempt.c.failures, _attempt.c.locked_until).where(
+                _attempt.c.user_id == user, _attempt.c.uscc == uscc
+            ),
         )
-        rows = await self._read(_SQL["attempt"], (user, uscc), statement)
-        until = read_time(rows[0][1]) if rows else None
+        return (rows[0][0], read_time(rows[0][1])) if rows else (0, None)
+
+    async def locked_until(self, user: str, uscc: str, now: datetime) -> datetime | None:
+        _, until = await self._failures(user, uscc)
         if until is None or until <= now:
             return None
         return until
@@ -177,19 +197,13 @@ class ChatStore:
 
         Only this user's turns touch the row, and they are serialised, so read-then-write is safe.
         """
-        statement = select(_attempt.c.failures, _attempt.c.locked_until).where(
-            _attempt.c.user_id == user, _attempt.c.uscc == uscc
-        )
-        rows = await self._read(_SQL["attempt"], (user, uscc), statement)
-        failures, until = (rows[0][0], read_time(rows[0][1])) if rows else (0, None)
+        failures, until = await self._failures(user, uscc)
         if until is not None and until <= now:
             failures = 0
         failures += 1
         locked_until = now + LOCK_DURATION if failures >= MAX_FAILURES else None
         stored = 0 if locked_until else failures
         values = {"failures": stored, "locked_until": locked_until, "updated_at": now}
-        upsert = postgresql.insert(_attempt).values(user_id=user, uscc=uscc, **values)
-        upsert = upsert.on_conflict_do_update(index_elements=["user_id", "uscc"], set_=values)
         params = (
             user,
             uscc,
@@ -197,34 +211,55 @@ class ChatStore:
             sqlite_datetime(locked_until) if locked_until else None,
             sqlite_datetime(now),
         )
-        await self._write(_SQL["fail"], params, upsert)
+        await self._write(
+            _SQL["fail"],
+            params,
+            lambda: (
+                postgresql.insert(_attempt)
+                .values(user_id=user, uscc=uscc, **values)
+                .on_conflict_do_update(index_elements=["user_id", "uscc"], set_=values)
+            ),
+        )
         return Failure(remaining=max(0, MAX_FAILURES - failures), locked_until=locked_until)
 
     async def clear_failures(self, user: str, uscc: str) -> None:
-        statement = delete(_attempt).where(_attempt.c.user_id == user, _attempt.c.uscc == uscc)
-        await self._write(_SQL["clear"], (user, uscc), statement)
+        await self._write(
+            _SQL["clear"],
+            (user, uscc),
+            lambda: delete(_attempt).where(_attempt.c.user_id == user, _attempt.c.uscc == uscc),
+        )
 
     async def outbox(self, channel: str, recipient: str, body: str, now: datetime) -> None:
-        statement = insert(_outbox).values(channel=channel, recipient=recipient, body=body, created_at=now)
-        await self._write(_SQL["outbox"], (channel, recipient, body, sqlite_datetime(now)), statement)
+        await self._write(
+            _SQL["outbox"],
+            (channel, recipient, body, sqlite_datetime(now)),
+            lambda: insert(_outbox).values(channel=channel, recipient=recipient, body=body, created_at=now),
+        )
 
     async def recent_reports(self, usccs: list[str], limit: int = 10) -> list[IssuedRow]:
-        statement = (
-            select(*(_issued.c[name] for name in _ISSUED_COLUMNS))
-            .where(_issued.c.uscc.in_(usccs))
-            .order_by(_issued.c.issued_at.desc(), _issued.c.report_no.desc())
-            .limit(limit)
-        )
         marks = ", ".join("?" * len(usccs))
         sql = (
             f"SELECT {', '.join(_ISSUED_COLUMNS)} FROM issued_report WHERE uscc IN ({marks})"
             " ORDER BY issued_at DESC, report_no DESC LIMIT ?"
         )
-        return [_issued_row(row) for row in await self._read(sql, (*usccs, limit), statement)]
+        rows = await self._read(
+            sql,
+            (*usccs, limit),
+            lambda: (
+                select(*(_issued.c[name] for name in _ISSUED_COLUMNS))
+                .where(_issued.c.uscc.in_(usccs))
+                .order_by(_issued.c.issued_at.desc(), _issued.c.report_no.desc())
+                .limit(limit)
+            ),
+        )
+        return [_issued_row(row) for row in rows]
 
     async def issued(self, report_no: str) -> IssuedRow | None:
-        statement = select(*(_issued.c[name] for name in _ISSUED_COLUMNS)).where(
-            _issued.c.report_no == report_no
+        rows = await self._read(
+            _SQL["issued"],
+            (report_no,),
+            lambda: select(*(_issued.c[name] for name in _ISSUED_COLUMNS)).where(
+                _issued.c.report_no == report_no
+            ),
         )
-        rows = await self._read(_SQL["issued"], (report_no,), statement)
         return _issued_row(rows[0]) if rows else None

@@ -46,5 +46,5 @@ _PHONE_PATTERN = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 def redact(text: str) -> str:
     """Mask anything that looks like a resident ID number or a mobile number (for logs)."""
-    text = _ID_PATTERN.sub(lambda m: "**************" + m.group(0)[-4:], text)
+    text = _ID_PATTERN.sub(lambda m: mask_id_number(m.group(0)[-4:]), text)
     return _PHONE_PATTERN.sub(lambda m: mask_phone(m.group(0)), text)

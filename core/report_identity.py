@@ -11,8 +11,10 @@ import re
 import secrets
 from datetime import date
 
-#: Check-character alphabet (the USCC one: no I, O, S, V, Z).
-_CHECK_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+from core.uscc import ALPHABET
+
+#: Check-character alphabet: the USCC one (no I, O, S, V, Z).
+_CHECK_ALPHABET = ALPHABET
 #: Verification-code alphabet: no 0/O, 1/I/L, 2/Z, 5/S, 8/B look-alikes.
 CODE_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
 CODE_LENGTH = 8

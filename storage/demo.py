@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.domains import DOMAINS, Domain, domain_by_number
 from core.intake import EntityValues, RecordValues, list_doc_no
-from core.records import EntityType, Procedure, RecordKind, RecordStatus, RepairStatus
+from core.records import DATA_START, EntityType, Procedure, RecordKind, RecordStatus, RepairStatus
 from core.resident_id import make_resident_id
 from core.uscc import ALPHABET, make_uscc
 from storage.bulk import insert_rows
@@ -57,7 +57,6 @@ from storage.intake import ENTITIES, ENTITY_COLUMNS, RECORD_COLUMNS, RECORDS, en
 DEFAULT_SEED = 20250716  # the day the provincial policy was issued
 BATCH_ENTITIES = 2000
 _EARLIEST = date(2020, 1, 1)
-_DATA_START = date(2022, 8, 1)
 _SHARE_BEFORE_DATA_START = 0.08
 _SHARE_WITHOUT_RECORDS = 0.4
 _SHARE_FALSE_COMMITMENT = 0.002
@@ -280,8 +279,8 @@ class DemoGenerator:
         # 1 + 1/(e**rate - 1); the rate is chosen so that the mean over all entities is records_per_entity.
         extra = records_per_entity / (1 - _SHARE_WITHOUT_RECORDS) - 1
         self._rate = math.log1p(1 / extra) if extra > 0 else 0.0
-        self._recent_span = (self.until - _DATA_START).days
-        self._early_span = (_DATA_START - _EARLIEST).days
+        self._recent_span = (self.until - DATA_START).days
+        self._early_span = (DATA_START - _EARLIEST).days
 
     def fixed(self) -> list[Generated]:
         records = _fixed_records(self.until)
@@ -412,7 +411,7 @@ class DemoGenerator:
         rng = self.rng
         if rng.random() < _SHARE_BEFORE_DATA_START:
             return _EARLIEST + timedelta(days=rng.randrange(self._early_span))
-        return _DATA_START + timedelta(days=rng.randrange(self._recent_span))
+        return DATA_START + timedelta(days=rng.randrange(self._recent_span))
 
     def _later(self, start: date, low: int, high: int) -> date | None:
         """A date `low`..`high` days after `start`, or None when that would be after `until`."""

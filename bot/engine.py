@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -176,46 +176,50 @@ class Engine:
         return ctx.replies
 
 
-@dataclass
-class _Turn:
+class _Turn(Protocol):
     """One turn's loaded state and store, and how its writes are made durable."""
+
+    loaded: conversations.Loaded
+    store: ChatStore
+    #: The conversation's version once `commit` has saved it.
+    version: int
+
+    async def commit(
+        self, state: dict[str, Any], now: datetime, replies: list[Reply], msg_id: str | None
+    ) -> None: ...
+
+
+@dataclass
+class _CoreTurn:
+    """PostgreSQL: everything already ran in the open transaction; commit is the context's exit."""
 
     user: str
     loaded: conversations.Loaded
     store: ChatStore
+    conn: AsyncConnection
     version: int = 0
 
     async def commit(
         self, state: dict[str, Any], now: datetime, replies: list[Reply], msg_id: str | None
     ) -> None:
-        raise NotImplementedError
-
-
-@dataclass
-class _CoreTurn(_Turn):
-    """PostgreSQL: everything already ran in the open transaction; commit is the context's exit."""
-
-    conn: AsyncConnection | None = None
-
-    async def commit(
-        self, state: dict[str, Any], now: datetime, replies: list[Reply], msg_id: str | None
-    ) -> None:
-        assert self.conn is not None
         self.version = await conversations.save(self.conn, self.user, self.loaded, state, now)
         if msg_id is not None:
             await conversations.remember(self.conn, self.user, msg_id, replies, now)
 
 
 @dataclass
-class _SqliteTurn(_Turn):
+class _SqliteTurn:
     """SQLite: the store's writes, the state and the replies go out in the next group commit."""
 
-    group: GroupCommit | None = None
+    user: str
+    loaded: conversations.Loaded
+    store: ChatStore
+    group: GroupCommit
+    version: int = 0
 
     async def commit(
         self, state: dict[str, Any], now: datetime, replies: list[Reply], msg_id: str | None
     ) -> None:
-        assert self.group is not None
         write = TurnWrite(self.user, self.loaded, state, now, msg_id, replies, self.store.writes)
         await self.group.write(write)
         self.version = self.loaded.version + 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,8 @@ KIND_ORDER: tuple[RecordKind, ...] = (
 )
 
 NO_RECORD = "未查询到违法违规记录"
+#: The last day before data collection began; time up to it is not covered.
+_LAST_UNCOVERED_DAY = DATA_START - timedelta(days=1)
 
 #: The 双公示 fields a reader of each kind needs, under the CSV headers `RecordView.fields` uses.
 DETAIL_FIELDS: dict[RecordKind, tuple[str, ...]] = {
@@ -226,7 +228,7 @@ def _coverage_note(period: Period) -> str:
     if period.partly_uncovered:
         return base + (
             f"所选期间早于{cn_date(DATA_START)}的部分（{cn_date(period.start)}至"
-            f"{cn_date(date.fromordinal(DATA_START.toordinal() - 1))}）不在平台数据归集范围内，"
+            f"{cn_date(_LAST_UNCOVERED_DAY)}）不在平台数据归集范围内，"
             "本报告不证明该时段内有无违法违规记录；该时段内已归集的记录仍如实列示。"
         )
     return base
@@ -248,8 +250,9 @@ def _commitments(entity: EntityInfo, period: Period, sections: Sequence[DomainSe
         lines.append("所选领域数据范围以外的记录类型：" + "；".join(uncovered) + "。")
     lines.append("本报告所列40个实施领域以外的其他领域。")
     if period.partly_uncovered:
-        last_uncovered = date.fromordinal(DATA_START.toordinal() - 1)
-        lines.append(f"{cn_date(period.start)}至{cn_date(last_uncovered)}期间（早于平台数据归集起始日）。")
+        lines.append(
+            f"{cn_date(period.start)}至{cn_date(_LAST_UNCOVERED_DAY)}期间（早于平台数据归集起始日）。"
+        )
     return tuple(lines)
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domains import DOMAINS, Domain
+from core.domains import Domain, domain_by_number
 from core.records import (
     DATA_START,
     KIND_LABELS,
@@ -275,12 +275,11 @@ def assemble_report(
         raise ReportError("请至少选择一个领域。")
     chosen = sorted({d.number: d for d in domains}.values(), key=lambda d: d.number)
     by_domain: dict[int, list[ReportItem]] = {d.number: [] for d in chosen}
-    domain_of = {d.number: d for d in DOMAINS}
     for record in records:
         if record.status is not RecordStatus.VALID or record.domain not in by_domain:
             continue
         if in_period(record, period):
-            by_domain[record.domain].append(_item(record, domain_of[record.domain]))
+            by_domain[record.domain].append(_item(record, domain_by_number(record.domain)))
     sections = []
     for domain in chosen:
         items = tuple(sorted(by_domain[domain.number], key=_sort_key))

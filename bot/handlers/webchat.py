@@ -7,15 +7,14 @@ client (mini-program, tests, benchmarks) sees exactly the same conversation.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.appkeys import SETTINGS
+from core.render import TEMPLATES_DIR
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 STATIC_DIR = TEMPLATES_DIR / "static"
 ASSETS = ("chat.css", "chat.js")
 

@@ -119,10 +119,7 @@ async def check_upload(request: web.Request) -> web.Response:
                     digest.update(chunk)
                 break
     if not received:
-        return json_reply(
-            {"error": {"code": "bad_request", "message": "请以 multipart 表单字段 file 上传 PDF 文件。"}},
-            status=400,
-        )
+        return json_error("bad_request", "请以 multipart 表单字段 file 上传 PDF 文件。")
     row = await request.app[REPORTS].get(report_no)
     match = row is not None and row.pdf_sha256 == digest.hexdigest()
     message = "上传文件与出具的报告完全一致。" if match else "上传文件与出具的报告不一致，或报告不存在。"

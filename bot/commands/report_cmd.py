@@ -16,11 +16,12 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from bot.commands.dept_cmd import parse_domain_list
 from bot.config import Settings
 from bot.keys import KeyStore
 from bot.render_pool import create_pool
 from bot.reports import ReportService
-from core.domains import DOMAINS, Domain, resolve_domain
+from core.domains import DOMAINS, Domain
 from core.keyring import PublishedKeys, parse_published_keys
 from core.offline_verify import verify_file
 from core.report import ReportError
@@ -34,14 +35,9 @@ def parse_domains(text: str) -> list[Domain]:
     """`全部` or a comma/顿号 separated list of names or aliases; unknown names are an error."""
     if text.strip() in ALL_DOMAINS:
         return list(DOMAINS)
-    chosen = []
-    for part in text.replace("、", ",").replace("，", ",").split(","):
-        if not part.strip():
-            continue
-        domain = resolve_domain(part)
-        if domain is None:
-            raise ValueError(f"未知领域：{part.strip()}")
-        chosen.append(domain)
+    chosen, unknown = parse_domain_list(text)
+    if unknown:
+        raise ValueError(f"未知领域：{unknown[0]}")
     if not chosen:
         raise ValueError("请至少指定一个领域。")
     return chosen

@@ -171,7 +171,7 @@ def verify_url(base_url: str, report_no: str, code: str) -> str:
 
 
 def render_html(report: Report, *, code: str, base_url: str) -> str:
-    tables = [DetailTable(k, report.items_of(k)) for k in KIND_ORDER if report.items_of(k)]
+    tables = [DetailTable(k, items) for k in KIND_ORDER if (items := report.items_of(k))]
     return (
         _environment()
         .get_template("report.html")

@@ -60,6 +60,40 @@ def _scope_error(department: DepartmentInfo, values: RecordValues | EntityValues
     return f"本单位无权写入“{domain_by_number(values.domain).name}”领域（可写入：{allowed}）"
 
 
+def _check_records(
+    kind: IntakeKind, records: list[Any], department: DepartmentInfo, today: date
+) -> tuple[list[dict[str, Any]], list[tuple[int, Any]]]:
+    """One result per record, and the (index, values) of the records that may be written."""
+    guard = DuplicateGuard()
+    known = set(HEADERS[kind])
+    results: list[dict[str, Any]] = []
+    accepted: list[tuple[int, Any]] = []
+    for index, record in enumerate(records):
+        result: dict[str, Any] = {"index": index}
+        results.append(result)
+        if not isinstance(record, dict):
+            result.update(status="rejected", reason="记录应为 JSON 对象（表头 → 值）")
+            continue
+        checked = check_row(kind, record, today)
+        warnings = [redact(w) for w in checked.warnings]
+        unknown = [name for name in record if name not in known]
+        if unknown:
+            warnings.append("已忽略无法识别的字段：" + "、".join(unknown))
+        if warnings:
+            result["warnings"] = warnings
+        reason = (
+            "；".join(checked.errors) if checked.values is None else _scope_error(department, checked.values)
+        )
+        if reason is None:
+            earlier = guard.earlier(checked.values.key, f"index {index} 的记录")
+            reason = duplicate_reason(kind, earlier) if earlier is not None else None
+        if reason is not None:
+            result.update(status="rejected", reason=redact(reason))
+            continue
+        accepted.append((index, checked.values))
+    return results, accepted
+
+
 async def _write(
     request: web.Request, kind: IntakeKind, values: list[Any], department: DepartmentInfo
 ) -> list[Outcome]:
@@ -111,35 +145,7 @@ async def post_records(request: web.Request) -> web.Response:
             message=f"每批最多 {MAX_RECORDS} 条记录，本批 {len(records)} 条，请分批报送",
         )
 
-    today = date.today()
-    guard = DuplicateGuard()
-    known = set(HEADERS[kind])
-    results: list[dict[str, Any]] = []
-    accepted: list[tuple[int, Any]] = []
-    for index, record in enumerate(records):
-        result: dict[str, Any] = {"index": index}
-        results.append(result)
-        if not isinstance(record, dict):
-            result.update(status="rejected", reason="记录应为 JSON 对象（表头 → 值）")
-            continue
-        checked = check_row(kind, record, today)
-        warnings = [redact(w) for w in checked.warnings]
-        unknown = [name for name in record if name not in known]
-        if unknown:
-            warnings.append("已忽略无法识别的字段：" + "、".join(unknown))
-        if warnings:
-            result["warnings"] = warnings
-        reason = (
-            "；".join(checked.errors) if checked.values is None else _scope_error(department, checked.values)
-        )
-        if reason is None:
-            earlier = guard.earlier(checked.values.key, f"index {index} 的记录")
-            reason = duplicate_reason(kind, earlier) if earlier is not None else None
-        if reason is not None:
-            result.update(status="rejected", reason=redact(reason))
-            continue
-        accepted.append((index, checked.values))
-
+    results, accepted = _check_records(kind, records, department, date.today())
     if accepted:
         outcomes = await _write(request, kind, [values for _, values in accepted], department)
         for (index, _), outcome in zip(accepted, outcomes, strict=True):

@@ -83,12 +83,9 @@ def _record_content(record: RecordValues) -> tuple[Any, ...]:
     )
 
 
-def record_row(
-    record: RecordValues, now: datetime, content: tuple[Any, ...] | None = None
-) -> tuple[Any, ...]:
+def record_row(record: RecordValues, now: datetime) -> tuple[Any, ...]:
     """A new record's values in the order of RECORD_COLUMNS, at version 1."""
-    content = content or _record_content(record)
-    return (record.kind.value, record.source_dept, record.doc_no, *content, 1, now, now)
+    return (record.kind.value, record.source_dept, record.doc_no, *_record_content(record), 1, now, now)
 
 
 def entity_row(

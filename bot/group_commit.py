@@ -73,6 +73,9 @@ class GroupCommit:
                 except Exception as error:
                     outcomes = [error] * len(batch)
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        # Its caller was cancelled; the others in the batch still need their answer.
+                        continue
                     if outcome is None:
                         future.set_result(None)
                     else:

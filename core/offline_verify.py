@@ -35,9 +35,10 @@ class Verification:
 
 
 def _check_envelope(signed: SignedContent, keys: PublishedKeys) -> list[str]:
-    if signed.key_id not in keys.public_keys():
+    public_keys = keys.public_keys()
+    if signed.key_id not in public_keys:
         return [f"签名密钥 {signed.key_id} 不在本服务公布的密钥中。"]
-    if not verify_content(keys.public_keys(), signed.key_id, signed.signature, signed.content):
+    if not verify_content(public_keys, signed.key_id, signed.signature, signed.content):
         return ["报告数据的签名无效：内容已被修改。"]
     return []
 

@@ -28,7 +28,7 @@ from core.domains import Domain, resolve_domain
 from core.personal_data import mask_id_number, mask_phone, normalize_id_number, redact
 from core.records import EntityType, Procedure, RecordKind, RecordStatus, RepairStatus
 from core.resident_id import is_valid_resident_id
-from core.uscc import ALPHABET, WEIGHTS, UsccError, validate_uscc
+from core.uscc import ALPHABET, VALUES, WEIGHTS, UsccError, validate_uscc
 
 
 class IntakeKind(StrEnum):
@@ -199,7 +199,6 @@ _DATE = re.compile(
     r"(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"  # spreadsheets append a midnight time
 )
 _USCC_SHAPE = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}")
-_USCC_VALUE = {char: value for value, char in enumerate(ALPHABET)}
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?")
 _PHONE_NOISE = re.compile(r"[\s\-()（）]")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -357,7 +356,7 @@ def _uscc(values: dict[str, str], header: str, errors: list[str]) -> str:
         return ""
     # Files hold clean codes almost always; only the rest pay for normalisation and a precise message.
     if _USCC_SHAPE.fullmatch(text):
-        total = sum(map(mul, map(_USCC_VALUE.__getitem__, text[:17]), WEIGHTS))
+        total = sum(map(mul, map(VALUES.__getitem__, text[:17]), WEIGHTS))
         if ALPHABET[-total % 31] == text[17]:
             return text
     try:

@@ -12,7 +12,8 @@ import re
 import unicodedata
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_VALUES = {char: value for value, char in enumerate(ALPHABET)}
+#: Each character's value in the check-character sum.
+VALUES = {char: value for value, char in enumerate(ALPHABET)}
 #: Weight of position i is 3**i mod 31 (GB 32100-2015, 5.2).
 WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 LENGTH = 18
@@ -44,9 +45,9 @@ def normalize_uscc(text: str) -> str:
 
 def check_character(first17: str) -> str:
     """The check character for the first 17 characters (which must be in the alphabet)."""
-    if len(first17) != LENGTH - 1 or not all(char in _VALUES for char in first17):
+    if len(first17) != LENGTH - 1 or not all(char in VALUES for char in first17):
         raise ValueError(f"need 17 characters from the USCC alphabet, got {first17!r}")
-    total = sum(_VALUES[char] * weight for char, weight in zip(first17, WEIGHTS, strict=True))
+    total = sum(VALUES[char] * weight for char, weight in zip(first17, WEIGHTS, strict=True))
     return ALPHABET[(31 - total % 31) % 31]
 
 
@@ -95,7 +96,7 @@ def _check_characters(code: str) -> None:
 def _allowed_at(index: int, char: str) -> bool:
     if index in _DIVISION:
         return char.isascii() and char.isdigit()
-    return char in _VALUES
+    return char in VALUES
 
 
 def _lookalike_fix(code: str) -> str | None:

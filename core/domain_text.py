@@ -145,7 +145,7 @@ def _build_lexicon(comma_kind: _Kind) -> dict[str, tuple[_Kind, Domain | None]]:
     for words, kind in groups:
         lexicon.update((word, (kind, None)) for word in words)
     # Domain words last: they win over any marker spelt the same way.
-    lexicon.update((name, (_Kind.DOMAIN, domain)) for name, domain in all_names().items())
+    lexicon.update((name, (_Kind.DOMAIN, domain)) for name, domain in _VOCABULARY.items())
     return lexicon
 
 

@@ -62,8 +62,10 @@ def verify_json(data: bytes, keys: PublishedKeys) -> Verification:
         problems = _check_envelope(signed, keys)
         if not problems:
             problems = _summary_mismatches(json.loads(data), signed.content)
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
-        return Verification(False, (f"文件不是有效的报告签名数据：{exc}",), None)
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        # The parser's own (English) wording means nothing to a counter clerk; the verdict does.
+        reason = "文件不是有效的报告签名数据（不是本平台出具的报告 JSON，或内容已损坏）。"
+        return Verification(False, (reason,), None)
     return Verification(not problems, tuple(problems), signed)
 
 

@@ -24,6 +24,7 @@ from tests.report_support import USCC, pdf_text, record, store_entity, store_rec
 
 DOMAINS = [domain_by_name("应急管理（安全生产）"), domain_by_name("生态环境")]
 UNKNOWN_NO = make_report_no(date(2024, 1, 1), 1)
+NOT_A_REPORT = "文件不是有效的报告签名数据（不是本平台出具的报告 JSON，或内容已损坏）。"
 VERIFY_KEYS = {
     "report_no",
     "valid",
@@ -184,6 +185,11 @@ async def test_offline_verification_and_tampering(client) -> None:
     page["entity"]["name"] = "另一家有限公司"
     relabelled = await offline(json.dumps(page, ensure_ascii=False).encode(), keys)
     assert not relabelled.ok and "entity" in relabelled.problems[0]
+    for garbage in (b"not json at all", b'{"report_no": "SX"}'):
+        refused = await offline(garbage, keys)
+        assert not refused.ok
+        # The parser's own English wording never reaches the clerk.
+        assert refused.problems == (NOT_A_REPORT,)
 
 
 async def test_key_rotation_keeps_old_reports_verifiable(client, settings: Settings) -> None:

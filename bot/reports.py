@@ -30,8 +30,9 @@ from bot.appkeys import SESSIONS, SETTINGS
 from bot.keys import KeyStore
 from bot.render_pool import create_pool, render_signed_pdf, start_workers
 from core.domains import Domain
+from core.records import china_today
 from core.render import verify_url
-from core.report import ReportError, assemble_report, check_entity, check_period, china_today, report_content
+from core.report import ReportError, assemble_report, check_entity, check_period, report_content
 from core.report_identity import is_valid_report_no, make_report_no, new_verification_code, normalize_code
 from core.signing import canonical_json, sign_content, verify_content
 from storage.models import IssuedReport, ReportSequence

@@ -7,9 +7,10 @@ testable with hand-built values, and `storage` converts its rows into these.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 
 class RecordKind(StrEnum):
@@ -73,6 +74,14 @@ class EntityType(StrEnum):
 
 #: Records are collected from this day on (seed: 2022年8月1日以来); earlier time is not covered.
 DATA_START = date(2022, 8, 1)
+
+#: Dates in records and reports are Shanxi's: a decision made "today" before 08:00 Beijing time
+#: is still tomorrow in UTC, so "is it in the future" must be asked in this zone.
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def china_today(now: datetime) -> date:
+    return now.astimezone(CHINA_TZ).date()
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from core.domains import Domain, domain_by_number
 from core.records import (
+    CHINA_TZ,
     DATA_START,
     KIND_LABELS,
     EntityInfo,
@@ -22,10 +22,10 @@ from core.records import (
     RecordStatus,
     RecordView,
     RepairStatus,
+    china_today,
 )
 
 #: Reports are issued in Shanxi: "today" and issue times are Beijing time whatever the host says.
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
 KIND_ORDER: tuple[RecordKind, ...] = (
     RecordKind.PENALTY,
@@ -146,10 +146,6 @@ class Report:
     @property
     def domain_names(self) -> tuple[str, ...]:
         return tuple(section.name for section in self.sections)
-
-
-def china_today(now: datetime) -> date:
-    return now.astimezone(CHINA_TZ).date()
 
 
 def cn_date(day: date) -> str:

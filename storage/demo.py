@@ -27,7 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.domains import DOMAINS, Domain, domain_by_number
 from core.intake import EntityValues, RecordValues, list_doc_no
-from core.records import DATA_START, EntityType, Procedure, RecordKind, RecordStatus, RepairStatus
+from core.records import (
+    DATA_START,
+    EntityType,
+    Procedure,
+    RecordKind,
+    RecordStatus,
+    RepairStatus,
+    china_today,
+)
 from core.resident_id import make_resident_id
 from core.uscc import ALPHABET, make_uscc
 from storage.bulk import insert_rows
@@ -262,7 +270,7 @@ class DemoGenerator:
 
     def __init__(self, seed: int = DEFAULT_SEED, records_per_entity: float = 10.0, until: date | None = None):
         self.rng = random.Random(seed)
-        self.until = until or date.today()
+        self.until = until or china_today(datetime.now(UTC))
         self.records_per_entity = records_per_entity
         self._domains, self._domain_cum = _weighted(
             [(d, _DOMAIN_WEIGHTS.get(d.number, 0.6)) for d in DOMAINS]

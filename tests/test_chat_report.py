@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.report import china_today
+from core.records import china_today
 from storage.models import IssuedReport
 from tests.chat_client import ACME, LIAR, RIVER, Business, ChatClient, ChatWorld, open_world, verify
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.intake import (
@@ -23,6 +23,7 @@ from core.intake import (
     check_row,
     duplicate_reason,
 )
+from core.records import china_today
 
 
 @dataclass
@@ -45,7 +46,7 @@ class BatchChecker:
         self.kind = kind
         self.header = header
         self.guard = DuplicateGuard()
-        self.today = date.today()
+        self.today = china_today(datetime.now(UTC))
         self.row_no = 1
 
     def next_batch(self, size: int) -> CheckedBatch:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from bot import replies
 from bot.chat_store import ChatStore
 from bot.sms import SmsSender
-from core.report import china_today
+from core.records import china_today
 
 #: How many steps 返回 can go back.
 HISTORY_LIMIT = 20

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.dialogs.base import Ctx, Inbound, is_no, is_yes, squash
 from core.personal_data import id_tail_hash, keyed_hash, mask_phone
-from core.report import CHINA_TZ
+from core.records import CHINA_TZ
 from core.uscc import UsccError, find_uscc, validate_uscc
 
 NAME = "identity"

@@ -29,6 +29,7 @@ from core.intake import (
     resolve_kind,
 )
 from core.personal_data import redact
+from core.records import china_today
 from storage.departments import DepartmentInfo, department_for_key
 from storage.intake import Outcome, write_entities, write_records
 
@@ -145,7 +146,7 @@ async def post_records(request: web.Request) -> web.Response:
             message=f"每批最多 {MAX_RECORDS} 条记录，本批 {len(records)} 条，请分批报送",
         )
 
-    results, accepted = _check_records(kind, records, department, date.today())
+    results, accepted = _check_records(kind, records, department, china_today(datetime.now(UTC)))
     if accepted:
         outcomes = await _write(request, kind, [values for _, values in accepted], department)
         for (index, _), outcome in zip(accepted, outcomes, strict=True):

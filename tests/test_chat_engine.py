@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.conversations import Loaded
 from bot.dialogs.base import ReportLinks, Services
+from bot.group_commit import GroupCommit, TurnWrite
 from storage.models import Conversation, IssuedReport, OutboxMessage
 from tests.chat_client import ACME, ChatClient, ChatWorld, engine_sender, open_world, verify
 
@@ -319,3 +321,24 @@ async def test_the_loop_stays_responsive_while_a_report_renders(world: ChatWorld
         (await other.say("你好")).says("服务助手")
     assert not rendering.done(), "other users waited for the render"
     (await rendering).report()
+
+
+async def test_a_cancelled_turn_does_not_stall_the_others_in_its_group_commit(engine: AsyncEngine) -> None:
+    """A client that hangs up mid-turn must not leave the rest of its batch (and their users) waiting."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the group commit is SQLite's write path")
+    group = GroupCommit(engine.url.database)
+    now = datetime.now(UTC)
+
+    def turn(user: str) -> TurnWrite:
+        return TurnWrite(user, Loaded({}, 0, None, None), {"step": "menu"}, now, f"m-{user}", [], [])
+
+    hung_up = asyncio.create_task(group.write(turn("a")))
+    waiting = asyncio.create_task(group.write(turn("b")))
+    await asyncio.sleep(0)  # both turns are queued and the batch is being written
+    hung_up.cancel()
+    await asyncio.wait_for(waiting, timeout=10)
+    await group.close()
+    async with engine.connect() as connection:
+        saved = (await connection.execute(select(func.count()).select_from(Conversation))).scalar()
+    assert saved == 2  # the cancelled caller's turn was committed all the same; only its answer was dropped

@@ -31,8 +31,14 @@ _MIN_DIGITS_IN_NEAR_MISS = 8
 class UsccError(ValueError):
     """Carries what the chat shows the user: a polite message and, when safe, the fixed code."""
 
-    def __init__(self, message: str, position: int | None = None, suggestion: str | None = None) -> None:
+    def __init__(
+        self, problem: str, position: int | None = None, suggestion: str | None = None, advice: str = ""
+    ) -> None:
+        message = problem + advice
         super().__init__(message)
+        #: What is wrong, alone: a chat that offers the suggestion as a button shows only this.
+        self.problem = problem
+        #: The whole sentence for a plain-text answer: what is wrong and what to do.
         self.message = message
         self.position = position
         self.suggestion = suggestion
@@ -86,11 +92,8 @@ def _check_characters(code: str) -> None:
         others = "、".join(f"第{i + 1}位“{code[i]}”" for i in bad[1:])
         message += f"另外{others}也不符合要求。"
     suggestion = _lookalike_fix(code)
-    if suggestion:
-        message += f"您要输入的是否为 {suggestion}？"
-    else:
-        message += "请核对后重新输入。"
-    raise UsccError(message, position=first + 1, suggestion=suggestion)
+    advice = f"您要输入的是否为 {suggestion}？" if suggestion else "请核对后重新输入。"
+    raise UsccError(message, position=first + 1, suggestion=suggestion, advice=advice)
 
 
 def _allowed_at(index: int, char: str) -> bool:

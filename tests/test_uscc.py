@@ -206,3 +206,13 @@ def test_find_uscc(text: str, expected: str) -> None:
 )
 def test_find_uscc_finds_nothing(text: str) -> None:
     assert find_uscc(text) is None
+
+
+def test_the_problem_is_available_without_the_advice() -> None:
+    """The chat shows the suggestion as a button, so it needs the diagnosis on its own."""
+    with pytest.raises(UsccError) as caught:
+        validate_uscc("91350100M000100Y43".replace("0", "O", 1))
+    error = caught.value
+    assert error.suggestion == "91350100M000100Y43"
+    assert error.message == error.problem + "您要输入的是否为 91350100M000100Y43？"
+    assert "您要输入" not in error.problem and "“O”" in error.problem

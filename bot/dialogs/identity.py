@@ -93,7 +93,7 @@ async def _take_uscc(ctx: Ctx, text: str) -> None:
     except UsccError as error:
         if error.suggestion:
             ctx.data["suggestion"] = error.suggestion
-            ctx.say(error.message.split("您要输入的是否为")[0])
+            ctx.say(error.problem)
             ctx.ask(f"您是不是想输入 {error.suggestion}？", [("是", f"uscc:{error.suggestion}")])
         else:
             ctx.say(error.message)

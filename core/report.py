@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from core.domains import Domain, domain_by_number
 from core.records import (
@@ -166,7 +166,18 @@ def check_period(start: date, end: date, today: date) -> Period:
     return Period(start, end)
 
 
-def check_entity(entity: EntityInfo) -> None:
+class ReportSubject(Protocol):
+    """What the false-commitment rule reads; the chat's entity row and `EntityInfo` both have it."""
+
+    @property
+    def uscc(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def false_commitment(self) -> bool: ...
+
+
+def check_entity(entity: ReportSubject) -> None:
     """Entities that made a false commitment lose 信用代证 (seed, 二（四）)."""
     if entity.false_commitment:
         raise FalseCommitmentError(

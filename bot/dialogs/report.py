@@ -13,7 +13,6 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.chat_store import EntityRow
 from bot.dialogs import identity
 from bot.dialogs.base import Ctx, Deferred, Inbound, ReportLinks, is_yes, squash
 from bot.dialogs.menu import detect_task
@@ -21,7 +20,7 @@ from bot.replies import report as report_reply
 from core.domain_text import DomainChoice, find_domains, parse_domains
 from core.domains import DOMAINS, domain_by_number
 from core.periods import QUICK_CHOICES, Period, PeriodError, find_period, parse_period, validate_period
-from core.records import DATA_START, EntityInfo
+from core.records import DATA_START
 from core.report import ReportError, check_entity, cn_date
 
 NAME = "report"
@@ -177,7 +176,7 @@ async def advance(ctx: Ctx) -> None:
     if data.get("checked") != data["uscc"]:
         # Checked once per chosen entity, not on every turn: the turn path stays a few statements.
         try:
-            check_entity(_entity_info(await ctx.store.entity(data["uscc"])))
+            check_entity(await ctx.store.entity(data["uscc"]))
         except ReportError as error:
             ctx.say(str(error))
             ctx.end()
@@ -327,16 +326,6 @@ def _summary(data: dict[str, Any]) -> str:
     if date.fromisoformat(data["start"]) < DATA_START:
         lines.append(f"提示：平台自{cn_date(DATA_START)}起归集数据，此前的时段报告中将注明不在覆盖范围内。")
     return "\n".join(lines)
-
-
-def _entity_info(entity: EntityRow) -> EntityInfo:
-    return EntityInfo(
-        uscc=entity.uscc,
-        name=entity.name,
-        entity_type=entity.entity_type,
-        legal_rep=entity.legal_rep,
-        false_commitment=entity.false_commitment,
-    )
 
 
 # --- issuing -------------------------------------------------------------------------------

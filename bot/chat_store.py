@@ -1,6 +1,6 @@
 """What the dialogs read and write besides their own state, always as part of the turn.
 
-Bindings, identity attempts and the SMS outbox are written with the turn's state, so a crash
+Bindings, identity throttles, sent codes and the SMS outbox are written with the turn's state, so a crash
 between "code accepted" and "state saved" can never leave a binding the user was not told of.
 
 Two forms with one interface: on PostgreSQL every statement runs at once in the turn's
@@ -17,24 +17,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
 
 from bot.sqlite_fast import read_time
+from core.throttle import Counter, Scope, SentCodes
 from storage.bulk import sqlite_datetime
-from storage.models import Binding, Entity, IdentityAttempt, IssuedReport, OutboxMessage
+from storage.models import Binding, CodeRequest, Entity, IdentityThrottle, IssuedReport, OutboxMessage
 
 _entity = Entity.__table__
 _binding = Binding.__table__
-_attempt = IdentityAttempt.__table__
+_throttle = IdentityThrottle.__table__
+_codes = CodeRequest.__table__
 _issued = IssuedReport.__table__
 _outbox = OutboxMessage.__table__
 
-#: Wrong identity answers (name, ID tail or code) allowed before the entity is locked for the user.
-MAX_FAILURES = 5
-LOCK_DURATION = timedelta(minutes=15)
+#: Sent-code rows older than this serve no limit any more and are pruned as new ones arrive.
+CODE_HISTORY = timedelta(days=1)
 
 Write = tuple[str, tuple[Any, ...]]
 
@@ -71,29 +72,37 @@ class IssuedRow:
     issued_at: datetime
 
 
-@dataclass(frozen=True)
-class Failure:
-    remaining: int
-    locked_until: datetime | None
-
-
 _ENTITY_COLUMNS = tuple(EntityRow.__dataclass_fields__)
 _ISSUED_COLUMNS = tuple(IssuedRow.__dataclass_fields__)
 _SQL = {
     "entity": f"SELECT {', '.join(_ENTITY_COLUMNS)} FROM entity WHERE uscc = ?",
     "bindings": "SELECT b.uscc, e.name, b.expires_at FROM binding b JOIN entity e ON e.uscc = b.uscc"
     " WHERE b.user_id = ? AND b.expires_at > ? ORDER BY b.confirmed_at DESC",
-    "attempt": "SELECT failures, locked_until FROM identity_attempt WHERE user_id = ? AND uscc = ?",
+    "throttle": "SELECT failures, window_start, locked_until, locks FROM identity_throttle"
+    " WHERE scope = ? AND subject = ?",
+    "save_throttle": "INSERT INTO identity_throttle"
+    " (scope, subject, failures, window_start, locked_until, locks, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (scope, subject) DO UPDATE SET failures = excluded.failures,"
+    " window_start = excluded.window_start, locked_until = excluded.locked_until,"
+    " locks = excluded.locks, updated_at = excluded.updated_at",
+    "forgive": "UPDATE identity_throttle SET failures = 0, updated_at = ? WHERE scope = ? AND subject = ?",
+    **{
+        f"codes_by_{column}": "SELECT count(*), min(sent_at), max(sent_at) FROM code_request"
+        f" WHERE {column} = ? AND sent_at > ?"
+        for column in ("phone_hash", "client", "user_id")
+    },
+    "code_sent": "INSERT INTO code_request (phone_hash, user_id, client, sent_at) VALUES (?, ?, ?, ?)",
+    "prune_codes": "DELETE FROM code_request WHERE phone_hash = ? AND sent_at < ?",
     "bind": "INSERT INTO binding (user_id, uscc, confirmed_at, expires_at) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (user_id, uscc) DO UPDATE SET confirmed_at = excluded.confirmed_at,"
     " expires_at = excluded.expires_at",
-    "fail": "INSERT INTO identity_attempt (user_id, uscc, failures, locked_until, updated_at)"
-    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, uscc) DO UPDATE SET failures = excluded.failures,"
-    " locked_until = excluded.locked_until, updated_at = excluded.updated_at",
-    "clear": "DELETE FROM identity_attempt WHERE user_id = ? AND uscc = ?",
     "outbox": "INSERT INTO outbox_message (channel, recipient, body, created_at) VALUES (?, ?, ?, ?)",
     "issued": f"SELECT {', '.join(_ISSUED_COLUMNS)} FROM issued_report WHERE report_no = ?",
 }
+
+
+#: A transaction-scoped lock on a 64-bit hash of the key, released by the turn's commit.
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 def _issued_row(values: tuple[Any, ...]) -> IssuedRow:
@@ -175,58 +184,103 @@ class ChatStore:
         self._new_bindings.insert(0, BoundEntity(uscc, name, expires))
         return expires
 
-    async def _failures(self, user: str, uscc: str) -> tuple[int, datetime | None]:
-        """Failures so far and the lock's end for this (user, entity); (0, None) when none."""
-        rows = await self._read(
-            _SQL["attempt"],
-            (user, uscc),
-            lambda: select(_attempt.c.failures, _attempt.c.locked_until).where(
-                _attempt.c.user_id == user, _attempt.c.uscc == uscc
-            ),
-        )
-        return (rows[0][0], read_time(rows[0][1])) if rows else (0, None)
+    async def serialize(self, keys: list[str]) -> None:
+        """Across processes (PostgreSQL), hold `keys` until the turn commits.
 
-    async def locked_until(self, user: str, uscc: str, now: datetime) -> datetime | None:
-        _, until = await self._failures(user, uscc)
-        if until is None or until <= now:
-            return None
-        return until
-
-    async def record_failure(self, user: str, uscc: str, now: datetime) -> Failure:
-        """Count a wrong answer; the fifth within a lock period locks the pair for LOCK_DURATION.
-
-        Only this user's turns touch the row, and they are serialised, so read-then-write is safe.
+        On SQLite there is one service process, whose engine already serialises the keys.
         """
-        failures, until = await self._failures(user, uscc)
-        if until is not None and until <= now:
-            failures = 0
-        failures += 1
-        locked_until = now + LOCK_DURATION if failures >= MAX_FAILURES else None
-        stored = 0 if locked_until else failures
-        values = {"failures": stored, "locked_until": locked_until, "updated_at": now}
+        if self.conn is not None:
+            for key in sorted(keys):
+                await self.conn.execute(_ADVISORY_LOCK, {"key": key})
+
+    async def throttle(self, scope: Scope, subject: str) -> Counter | None:
+        rows = await self._read(
+            _SQL["throttle"],
+            (scope.value, subject),
+            lambda: select(
+                _throttle.c.failures, _throttle.c.window_start, _throttle.c.locked_until, _throttle.c.locks
+            ).where(_throttle.c.scope == scope.value, _throttle.c.subject == subject),
+        )
+        if not rows:
+            return None
+        failures, window_start, locked_until, locks = rows[0]
+        return Counter(failures, read_time(window_start), read_time(locked_until), locks)
+
+    async def save_throttle(self, scope: Scope, subject: str, counter: Counter, now: datetime) -> None:
+        values = {
+            "failures": counter.failures,
+            "window_start": counter.window_start,
+            "locked_until": counter.locked_until,
+            "locks": counter.locks,
+            "updated_at": now,
+        }
         params = (
-            user,
-            uscc,
-            stored,
-            sqlite_datetime(locked_until) if locked_until else None,
+            scope.value,
+            subject,
+            counter.failures,
+            sqlite_datetime(counter.window_start),
+            sqlite_datetime(counter.locked_until),
+            counter.locks,
             sqlite_datetime(now),
         )
         await self._write(
-            _SQL["fail"],
+            _SQL["save_throttle"],
             params,
             lambda: (
-                postgresql.insert(_attempt)
-                .values(user_id=user, uscc=uscc, **values)
-                .on_conflict_do_update(index_elements=["user_id", "uscc"], set_=values)
+                postgresql.insert(_throttle)
+                .values(scope=scope.value, subject=subject, **values)
+                .on_conflict_do_update(index_elements=["scope", "subject"], set_=values)
             ),
         )
-        return Failure(remaining=max(0, MAX_FAILURES - failures), locked_until=locked_until)
 
-    async def clear_failures(self, user: str, uscc: str) -> None:
+    async def forgive(self, scope: Scope, subject: str, now: datetime) -> None:
+        """Earlier wrong answers stop counting; the lock history stays (it drives the doubling)."""
         await self._write(
-            _SQL["clear"],
-            (user, uscc),
-            lambda: delete(_attempt).where(_attempt.c.user_id == user, _attempt.c.uscc == uscc),
+            _SQL["forgive"],
+            (sqlite_datetime(now), scope.value, subject),
+            lambda: (
+                update(_throttle)
+                .where(_throttle.c.scope == scope.value, _throttle.c.subject == subject)
+                .values(failures=0, updated_at=now)
+            ),
+        )
+
+    async def codes_sent(self, phone_hash: str, client: str, user: str, since: datetime) -> SentCodes:
+        """Codes sent after `since` to the phone, from the client address and for the user."""
+        counts = []
+        for column, value in (("phone_hash", phone_hash), ("client", client), ("user_id", user)):
+            rows = await self._read(
+                _SQL[f"codes_by_{column}"],
+                (value, sqlite_datetime(since)),
+                lambda column=column, value=value: select(
+                    func.count(), func.min(_codes.c.sent_at), func.max(_codes.c.sent_at)
+                ).where(_codes.c[column] == value, _codes.c.sent_at > since),
+            )
+            count, first, last = rows[0]
+            counts.append((count, read_time(first), read_time(last)))
+        (to_phone, first_phone, last_phone), (by_client, first_client, _), (by_user, first_user, _) = counts
+        return SentCodes(
+            to_phone=to_phone,
+            first_to_phone=first_phone,
+            last_to_phone=last_phone,
+            # Without a known address (a channel that does not give one) there is no per-address limit.
+            by_client=by_client if client else 0,
+            first_by_client=first_client if client else None,
+            by_user=by_user,
+            first_by_user=first_user,
+        )
+
+    async def code_sent(self, phone_hash: str, client: str, user: str, now: datetime) -> None:
+        await self._write(
+            _SQL["code_sent"],
+            (phone_hash, user, client, sqlite_datetime(now)),
+            lambda: insert(_codes).values(phone_hash=phone_hash, user_id=user, client=client, sent_at=now),
+        )
+        old = now - CODE_HISTORY
+        await self._write(
+            _SQL["prune_codes"],
+            (phone_hash, sqlite_datetime(old)),
+            lambda: _codes.delete().where(_codes.c.phone_hash == phone_hash, _codes.c.sent_at < old),
         )
 
     async def outbox(self, channel: str, recipient: str, body: str, now: datetime) -> None:

@@ -13,6 +13,15 @@ and the state, the replies and those writes are saved together, grouped with oth
 turns into one commit (see `bot.group_commit`). The in-process user lock is held until that
 commit, so the next message of the user always reads what the previous one wrote.
 
+A dialog may also `ctx.hold` keys other than the user (an entity whose identity is being
+guessed from many user ids): the engine takes an in-process lock per key and, on PostgreSQL,
+a transaction-scoped advisory lock, both held until the turn has committed, so counters that
+several users' turns update are read fresh and never lost.
+
+A dialog that raises leaves nothing behind: the turn's transaction is abandoned (its state,
+writes and replies with it) and a second, minimal turn ends the flow and apologises, so a bug
+triggered by one message cannot wedge every later message of the conversation.
+
 Slow work (rendering a report) is `Deferred` by the dialog: the turn commits first, the work
 runs outside any transaction (SQLite stays free for every other user; the in-process lock
 still keeps this user's next message waiting), and a second transaction records the outcome.
@@ -22,8 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -34,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot import conversations
 from bot.chat_store import ChatStore
 from bot.clock import Clock, system_clock
-from bot.dialogs import router
+from bot.dialogs import menu, router
 from bot.dialogs.base import Ctx, Deferred, Inbound, Services, squash
 from bot.group_commit import GroupCommit, TurnWrite
 from bot.replies import Reply
@@ -43,6 +52,11 @@ log = logging.getLogger(__name__)
 
 #: A version conflict needs a second process (or a group commit that failed); a few retries settle it.
 MAX_ATTEMPTS = 5
+APOLOGY = "抱歉，处理您的消息时出现了问题，当前办理已结束，请重新选择要办理的业务。"
+
+
+class DialogFailedError(Exception):
+    """A dialog raised: the turn is abandoned and answered with an apology instead."""
 
 
 @dataclass
@@ -103,6 +117,7 @@ class Engine:
         self.services = services
         self.clock = clock
         self.locks = UserLocks()
+        self.key_locks = UserLocks()
         path = db.url.database if db.dialect.name == "sqlite" else None
         self._reader = _SqliteReader(path) if path and path != ":memory:" else None
         self._group = GroupCommit(path) if self._reader is not None and path else None
@@ -114,15 +129,25 @@ class Engine:
             await self._group.close()
 
     async def handle(
-        self, user: str, *, text: str | None = None, action: str | None = None, msg_id: str | None = None
+        self,
+        user: str,
+        *,
+        text: str | None = None,
+        action: str | None = None,
+        msg_id: str | None = None,
+        client: str = "",
     ) -> list[Reply]:
+        """One message; `client` is the sender's network address where the channel knows it."""
         message = Inbound(text=(text or "").strip(), action=(action or "").strip())
         async with self.locks.hold(user):
             for _ in range(MAX_ATTEMPTS):
                 try:
-                    return await self._turn(user, message, msg_id)
+                    return await self._turn(user, message, msg_id, client)
                 except conversations.VersionConflictError:
                     continue
+                except DialogFailedError:
+                    log.exception("dialog failed", extra={"user": user})
+                    return await self._apologise(user, msg_id, client)
                 except conversations.DuplicateMessageError:
                     async with self.db.connect() as conn:
                         replies = await conversations.remembered(conn, user, msg_id or "")
@@ -130,20 +155,57 @@ class Engine:
                         return replies
             raise RuntimeError("conversation kept changing under this turn")
 
-    async def _turn(self, user: str, message: Inbound, msg_id: str | None) -> list[Reply]:
+    async def _turn(self, user: str, message: Inbound, msg_id: str | None, client: str) -> list[Reply]:
         now = self.clock()
-        async with self._transaction(user, msg_id) as turn:
+        # The held keys are released after the transaction has committed (exits run in reverse).
+        async with AsyncExitStack() as held, self._transaction(user, msg_id) as turn:
             if turn.loaded.replies is not None:
                 return turn.loaded.replies
-            ctx = Ctx(user, now, turn.loaded.state, turn.store, self.services)
+            ctx = Ctx(
+                user, now, turn.loaded.state, turn.store, self.services, client, self._holder(held, turn)
+            )
             idle = now - turn.loaded.updated_at if turn.loaded.updated_at else None
-            await router.dispatch(ctx, _offered_action(turn.loaded.state, message), idle)
+            try:
+                await router.dispatch(ctx, _offered_action(turn.loaded.state, message), idle)
+            except Exception as error:
+                raise DialogFailedError from error
             _remember_options(ctx.state, ctx.replies)
             # A deferred turn's replies are remembered with the outcome, in `_finish`.
             await turn.commit(ctx.state, now, ctx.replies, None if ctx.deferred else msg_id)
         if ctx.deferred is None:
             return ctx.replies
         return ctx.replies + await self._finish(user, ctx.deferred, turn.version, msg_id, ctx.replies)
+
+    def _context(self, user: str, now: datetime, turn: _Turn, held: AsyncExitStack, client: str) -> Ctx:
+        hold = self._holder(held, turn)
+        return Ctx(user, now, turn.loaded.state, turn.store, self.services, client, hold)
+
+    def _holder(self, held: AsyncExitStack, turn: _Turn) -> Callable[..., Awaitable[None]]:
+        taken: set[str] = set()
+
+        async def hold(*keys: str) -> None:
+            fresh = sorted(set(keys) - taken)
+            for key in fresh:
+                await held.enter_async_context(self.key_locks.hold(key))
+                taken.add(key)
+            await turn.store.serialize(fresh)
+
+        return hold
+
+    async def _apologise(self, user: str, msg_id: str | None, client: str) -> list[Reply]:
+        """End the flow whose dialog failed, in a turn of its own; a redelivery gets the same apology."""
+        now = self.clock()
+        async with AsyncExitStack() as held, self._transaction(user, msg_id) as turn:
+            if turn.loaded.replies is not None:
+                return turn.loaded.replies
+            ctx = Ctx(
+                user, now, turn.loaded.state, turn.store, self.services, client, self._holder(held, turn)
+            )
+            ctx.end()
+            menu.show(ctx, APOLOGY)
+            _remember_options(ctx.state, ctx.replies)
+            await turn.commit(ctx.state, now, ctx.replies, msg_id)
+        return ctx.replies
 
     @asynccontextmanager
     async def _transaction(self, user: str, msg_id: str | None) -> AsyncIterator[_Turn]:
@@ -164,8 +226,10 @@ class Engine:
         except Exception as error:  # the dialog turns any failure into a polite answer
             log.exception("deferred work failed", extra={"user": user})
             outcome = error
-        async with self._transaction(user, None) as turn:
-            ctx = Ctx(user, self.clock(), turn.loaded.state, turn.store, self.services)
+        async with AsyncExitStack() as held, self._transaction(user, None) as turn:
+            ctx = Ctx(
+                user, self.clock(), turn.loaded.state, turn.store, self.services, "", self._holder(held, turn)
+            )
             if turn.loaded.version == version:
                 await deferred.finish(ctx, outcome)
             else:

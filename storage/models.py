@@ -158,18 +158,43 @@ class Binding(SQLModel, table=True):
     expires_at: datetime
 
 
-class IdentityAttempt(SQLModel, table=True):
-    """Wrong identity answers per (user, entity); five of them lock the pair for a while."""
+class IdentityThrottle(SQLModel, table=True):
+    """Wrong identity answers counted by what is attacked: an entity, a client address, a user.
 
-    __tablename__ = "identity_attempt"
-    __table_args__ = (UniqueConstraint("user_id", "uscc", name="uq_identity_attempt"),)
+    One row per (scope, subject). Failures count within a window that opens with the first of
+    them; reaching the scope's limit locks the subject for everyone, and each lock that follows
+    an earlier one within a day lasts twice as long (`locks` counts them).
+    """
+
+    __tablename__ = "identity_throttle"
+
+    scope: str = Field(primary_key=True, max_length=8)
+    subject: str = Field(primary_key=True, max_length=128)
+    failures: int = 0
+    window_start: datetime
+    locked_until: datetime | None = None
+    locks: int = 0
+    updated_at: datetime
+
+
+class CodeRequest(SQLModel, table=True):
+    """One one-time code sent: the SMS limits per phone, client address and user read these rows.
+
+    The phone is kept as a keyed hash: the limits need equality, not the number.
+    """
+
+    __tablename__ = "code_request"
+    __table_args__ = (
+        Index("ix_code_request_phone", "phone_hash", "sent_at"),
+        Index("ix_code_request_client", "client", "sent_at"),
+        Index("ix_code_request_user", "user_id", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    phone_hash: str = Field(max_length=64)
     user_id: str = Field(max_length=128)
-    uscc: str = Field(max_length=18)
-    failures: int = 0
-    locked_until: datetime | None = None
-    updated_at: datetime
+    client: str = Field(default="", max_length=64)
+    sent_at: datetime
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -107,13 +107,16 @@ class ChatClient:
         return await self.act("|".join(options[label] for label in labels))
 
 
-def engine_sender(engine: Engine) -> Sender:
+def engine_sender(engine: Engine, address: str = "") -> Sender:
+    """`address` is the client's network address, as the HTTP channel passes it."""
+
     async def send(request: dict[str, Any]) -> list[Reply]:
         return await engine.handle(
             request["user"],
             text=request.get("text"),
             action=request.get("action"),
             msg_id=request.get("msg_id"),
+            client=address,
         )
 
     return send
@@ -227,11 +230,11 @@ class ChatWorld:
         self.engine = self.new_engine()
         return self.engine
 
-    def client(self, user: str | None = None) -> ChatClient:
+    def client(self, user: str | None = None, address: str = "") -> ChatClient:
         world = self
 
         async def send(request: dict[str, Any]) -> list[Reply]:
-            return await engine_sender(world.engine)(request)
+            return await engine_sender(world.engine, address)(request)
 
         return ChatClient(send, user or f"user-{next(_ids)}")
 

@@ -4,6 +4,7 @@ global commands, task switching, and exactly-once issuing across crashes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.conversations import Loaded
 from bot.dialogs.base import ReportLinks, Services
+from bot.engine import APOLOGY
 from bot.group_commit import GroupCommit, TurnWrite
-from storage.models import Conversation, IssuedReport, OutboxMessage
+from storage.models import CodeRequest, Conversation, IssuedReport, OutboxMessage
 from tests.chat_client import ACME, ChatClient, ChatWorld, engine_sender, open_world, verify
 
 
@@ -342,3 +344,33 @@ async def test_a_cancelled_turn_does_not_stall_the_others_in_its_group_commit(en
     async with engine.connect() as connection:
         saved = (await connection.execute(select(func.count()).select_from(Conversation))).scalar()
     assert saved == 2  # the cancelled caller's turn was committed all the same; only its answer was dropped
+
+
+class _BrokenGateway:
+    """An SMS gateway that fails after the outbox row was queued, as a real one may time out."""
+
+    async def send(self, store: Any, phone: str, body: str, now: datetime) -> None:
+        await store.outbox("sms", phone, body, now)
+        raise ConnectionError("gateway timed out")
+
+
+async def test_a_failing_dialog_saves_nothing_of_its_turn_and_the_next_message_works(
+    world: ChatWorld,
+) -> None:
+    broken = world.new_engine(dataclasses.replace(world.services, sms=_BrokenGateway()))
+    chat = ChatClient(engine_sender(broken), "user-broken-gateway")
+    await chat.say("绑定企业")
+    await chat.say(ACME.uscc)
+    await chat.tap("是")
+    await chat.say(ACME.legal_rep)
+    failed = await chat.say(ACME.id_tail, msg_id="m-tail")
+    assert failed.text.splitlines()[0] == APOLOGY
+    assert failed.labels() == ["开具信用报告", "我的报告", "绑定企业", "帮助"]
+    assert await _count(world, OutboxMessage.__table__) == 0
+    assert await _count(world, CodeRequest.__table__) == 0
+    assert (await _state(world, chat.user))["flow"] is None
+    # A redelivery gets the same apology and tries nothing again.
+    assert (await chat.say(ACME.id_tail, msg_id="m-tail")).text == failed.text
+    # The conversation is not wedged: the same user goes on with a working engine.
+    chat = ChatClient(engine_sender(world.engine), chat.user)
+    (await chat.say("绑定企业")).says("18位统一社会信用代码")

@@ -22,7 +22,8 @@ EXPECTED_TABLES = {
     "conversation",
     "processed_message",
     "binding",
-    "identity_attempt",
+    "identity_throttle",
+    "code_request",
     "outbox_message",
     "alembic_version",
 }

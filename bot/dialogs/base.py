@@ -19,6 +19,7 @@ from bot import replies
 from bot.chat_store import ChatStore
 from bot.sms import SmsSender
 from core.records import china_today
+from core.throttle import ThrottleLimits
 
 #: How many steps 返回 can go back.
 HISTORY_LIMIT = 20
@@ -92,6 +93,7 @@ class Services:
     sms: SmsSender
     issuer: Issuer
     binding_days: int = 30
+    limits: ThrottleLimits = field(default_factory=ThrottleLimits)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,11 @@ class Ctx:
     state: dict[str, Any]
     store: ChatStore
     services: Services
+    #: The client's network address where the channel knows it ("" otherwise), for rate limits.
+    client: str
+    #: Serialises this turn with every other turn holding one of the keys, until this one commits;
+    #: a turn passes every key it needs in one call (sorted there, so two turns cannot deadlock).
+    hold: Callable[..., Awaitable[None]]
     replies: list[replies.Reply] = field(default_factory=list)
     deferred: Deferred | None = None
     #: A flow to continue once this one is done (identity checked, now the report), with its data.

@@ -1,9 +1,14 @@
 """身份核验: prove that the chat user may act for a business, then bind the two for 30 days.
 
 USCC → the entity's name confirmed → the legal representative's name → the last six characters
-of their ID number → a one-time code sent to the registered phone. Every wrong answer counts;
-five lock that entity for that user for 15 minutes, so the small spaces of names, ID tails and
-codes cannot be guessed through the chat.
+of their ID number → a one-time code sent to the registered phone. Name and ID tail are judged
+together, so an answer never says which of the two was wrong.
+
+Guessing is limited by what is attacked (`core.throttle`): wrong answers count per entity
+across every user, per client address and per user, and a limit reached locks that subject
+for everyone and tells the entity's owner by SMS. Codes are limited per phone whoever asks.
+The turn holds the entity's key while it reads and updates the counters, so concurrent
+guesses from many user ids are counted one after another, never in parallel.
 """
 
 from __future__ import annotations
@@ -14,16 +19,21 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.chat_store import EntityRow
 from bot.dialogs.base import Ctx, Inbound, is_no, is_yes, squash
 from core.personal_data import id_tail_hash, keyed_hash, mask_phone
 from core.records import CHINA_TZ
+from core.throttle import HOUR, Counter, Scope, after_failure, next_code_allowed, remaining
 from core.uscc import UsccError, find_uscc, validate_uscc
 
 NAME = "identity"
 TITLE = "绑定企业（身份核验）"
 
 CODE_VALIDITY = timedelta(minutes=5)
-RESEND_AFTER = timedelta(seconds=60)
+#: Waits shorter than this are told in seconds ("请42秒后再重新发送"), longer ones as a time of day.
+_SHORT_WAIT = timedelta(minutes=2)
+MISMATCH = "法定代表人姓名或身份证号码后6位与登记信息不一致。"
+NOT_SENT = "验证码尚未发送，请点击“重新发送验证码”。"
 
 HELP = {
     "uscc": "统一社会信用代码是营业执照上的18位代码，由数字和大写字母组成（不含字母I、O、Z、S、V）。",
@@ -53,6 +63,8 @@ async def prompt(ctx: Ctx) -> None:
         ctx.say("请输入该企业法定代表人的姓名。")
     elif step == "id_tail":
         ctx.say("请输入法定代表人身份证号码的后6位。")
+    elif step == "code" and "code_hash" not in ctx.data:
+        _ask_code(ctx, NOT_SENT)
     elif step == "code":
         _ask_code(ctx, f"请输入发送到 {ctx.data['masked_phone']} 的6位短信验证码。")
 
@@ -63,16 +75,47 @@ async def handle(ctx: Ctx, message: Inbound) -> None:
         await _on_uscc(ctx, message)
         return
     uscc = ctx.data["uscc"]
-    if step != "confirm" and await _locked(ctx, uscc):
+    await ctx.hold(_entity_key(uscc))
+    counters = await _counters(ctx, uscc)
+    if step != "confirm" and _refuse_if_locked(ctx, counters):
         return
     if step == "confirm":
-        await _on_confirm(ctx, message)
+        await _on_confirm(ctx, message, counters)
     elif step == "legal_rep":
         await _on_legal_rep(ctx, message)
     elif step == "id_tail":
-        await _on_id_tail(ctx, message)
+        await _on_id_tail(ctx, message, counters)
     elif step == "code":
-        await _on_code(ctx, message)
+        await _on_code(ctx, message, counters)
+
+
+def _entity_key(uscc: str) -> str:
+    return f"identity:{uscc}"
+
+
+def _subjects(ctx: Ctx, uscc: str) -> list[tuple[Scope, str]]:
+    subjects = [(Scope.ENTITY, uscc), (Scope.USER, ctx.user)]
+    if ctx.client:
+        subjects.append((Scope.CLIENT, ctx.client))
+    return subjects
+
+
+async def _counters(ctx: Ctx, uscc: str) -> dict[tuple[Scope, str], Counter | None]:
+    return {subject: await ctx.store.throttle(*subject) for subject in _subjects(ctx, uscc)}
+
+
+def _lock_end(counters: dict[tuple[Scope, str], Counter | None], now: datetime) -> datetime | None:
+    ends = [end for counter in counters.values() if counter and (end := counter.lock_end(now))]
+    return max(ends) if ends else None
+
+
+def _refuse_if_locked(ctx: Ctx, counters: dict[tuple[Scope, str], Counter | None]) -> bool:
+    until = _lock_end(counters, ctx.now)
+    if until is None:
+        return False
+    ctx.say(_lock_message(until))
+    ctx.end()
+    return True
 
 
 async def _on_uscc(ctx: Ctx, message: Inbound) -> None:
@@ -109,16 +152,16 @@ async def _take_uscc(ctx: Ctx, text: str) -> None:
         ctx.say(f"您已绑定“{entity.name}”，无需再次核验。")
         _finish(ctx, uscc, entity.name)
         return
-    if await _locked(ctx, uscc):
+    if _refuse_if_locked(ctx, await _counters(ctx, uscc)):
         return
     ctx.data.update(uscc=uscc, name=entity.name)
     ctx.goto("confirm")
     await prompt(ctx)
 
 
-async def _on_confirm(ctx: Ctx, message: Inbound) -> None:
+async def _on_confirm(ctx: Ctx, message: Inbound, counters: dict[tuple[Scope, str], Counter | None]) -> None:
     if is_yes(message):
-        if await _locked(ctx, ctx.data["uscc"]):
+        if _refuse_if_locked(ctx, counters):
             return
         ctx.goto("legal_rep")
     elif is_no(message):
@@ -129,41 +172,54 @@ async def _on_confirm(ctx: Ctx, message: Inbound) -> None:
 
 
 async def _on_legal_rep(ctx: Ctx, message: Inbound) -> None:
-    entity = await ctx.store.entity(ctx.data["uscc"])
+    """Kept as a keyed hash only, and judged with the ID tail: no answer tells which one was wrong."""
     if not message.text:
         await prompt(ctx)
-    elif _same_name(message.text, entity.legal_rep):
-        ctx.goto("id_tail")
-        await prompt(ctx)
-    else:
-        await _failure(ctx, "法定代表人姓名与登记信息不一致。")
+        return
+    ctx.data["rep_hash"] = _name_hash(ctx, message.text)
+    ctx.goto("id_tail")
+    await prompt(ctx)
 
 
-async def _on_id_tail(ctx: Ctx, message: Inbound) -> None:
+async def _on_id_tail(ctx: Ctx, message: Inbound, counters: dict[tuple[Scope, str], Counter | None]) -> None:
     tail = unicodedata.normalize("NFKC", message.text).replace(" ", "").upper()
     if len(tail) != 6 or not tail[:5].isdigit() or not (tail[5].isdigit() or tail[5] == "X"):
         ctx.say("请输入6位：身份证号码的最后6位是数字，最后一位也可能是X。")
         return
     entity = await ctx.store.entity(ctx.data["uscc"])
-    expected = entity.legal_rep_id_tail_hash
-    if not hmac.compare_digest(id_tail_hash(ctx.services.hash_secret, tail), expected):
-        await _failure(ctx, "身份证号码后6位与登记信息不一致。")
+    assert entity is not None  # found at the USCC step; entities are never deleted
+    name_ok = hmac.compare_digest(ctx.data.get("rep_hash", ""), _name_hash(ctx, entity.legal_rep))
+    tail_ok = hmac.compare_digest(id_tail_hash(ctx.services.hash_secret, tail), entity.legal_rep_id_tail_hash)
+    if not (name_ok and tail_ok):
+        if await _failure(ctx, entity, counters, MISMATCH):
+            ctx.goto("legal_rep")
+            await prompt(ctx)
         return
-    await _send_code(ctx, entity.phone)
+    ctx.goto("code")
+    await _send_code(ctx, entity)
 
 
-async def _send_code(ctx: Ctx, phone: str) -> None:
+async def _send_code(ctx: Ctx, entity: EntityRow) -> None:
+    """Send a code unless the phone, the address or the user has had its share of them."""
+    phone_hash = keyed_hash(ctx.services.hash_secret, f"phone:{entity.phone}")
+    sent = await ctx.store.codes_sent(phone_hash, ctx.client, ctx.user, ctx.now - HOUR)
+    allowed_at = next_code_allowed(sent, ctx.now, ctx.services.limits)
+    if allowed_at is not None:
+        wait = allowed_at - ctx.now
+        if wait <= _SHORT_WAIT:
+            _ask_code(ctx, f"验证码刚刚发送过，请{int(wait.total_seconds()) + 1}秒后再重新发送。")
+        else:
+            _ask_code(ctx, f"验证码发送次数过多，请于{_clock_time(allowed_at)}后再点击“重新发送验证码”。")
+        return
     code = f"{secrets.randbelow(1_000_000):06d}"
     ctx.data.update(
         code_hash=_code_hash(ctx, code),
         code_expires=(ctx.now + CODE_VALIDITY).isoformat(),
-        code_sent=ctx.now.isoformat(),
-        masked_phone=mask_phone(phone),
+        masked_phone=mask_phone(entity.phone),
     )
     body = f"【信用山西】您的验证码为{code}，5分钟内有效，用于绑定企业开具专项信用报告。如非本人操作请忽略。"
-    await ctx.services.sms.send(ctx.store, phone, body, ctx.now)
-    if ctx.step != "code":
-        ctx.goto("code")
+    await ctx.services.sms.send(ctx.store, entity.phone, body, ctx.now)
+    await ctx.store.code_sent(phone_hash, ctx.client, ctx.user, ctx.now)
     _ask_code(ctx, f"验证码已发送至 {ctx.data['masked_phone']}，5分钟内有效，请输入6位验证码。")
 
 
@@ -176,14 +232,19 @@ def _code_hash(ctx: Ctx, code: str) -> str:
     return keyed_hash(ctx.services.hash_secret, f"otp:{ctx.user}:{ctx.data['uscc']}:{code}")
 
 
-async def _on_code(ctx: Ctx, message: Inbound) -> None:
+def _name_hash(ctx: Ctx, name: str) -> str:
+    folded = "".join(unicodedata.normalize("NFKC", name).split()).replace("•", "·").replace(".", "·")
+    return keyed_hash(ctx.services.hash_secret, f"rep:{ctx.data['uscc']}:{folded}")
+
+
+async def _on_code(ctx: Ctx, message: Inbound, counters: dict[tuple[Scope, str], Counter | None]) -> None:
+    entity = await ctx.store.entity(ctx.data["uscc"])
+    assert entity is not None  # found at the USCC step; entities are never deleted
     if message.action == "code:resend" or squash(message.text) in {"重新发送", "重发", "重新发送验证码"}:
-        wait = datetime.fromisoformat(ctx.data["code_sent"]) + RESEND_AFTER - ctx.now
-        if wait > timedelta(0):
-            ctx.say(f"验证码刚刚发送过，请{int(wait.total_seconds()) + 1}秒后再重新发送。")
-            return
-        entity = await ctx.store.entity(ctx.data["uscc"])
-        await _send_code(ctx, entity.phone)
+        await _send_code(ctx, entity)
+        return
+    if "code_hash" not in ctx.data:
+        _ask_code(ctx, NOT_SENT)
         return
     code = "".join(ch for ch in unicodedata.normalize("NFKC", message.text) if ch.isdigit())
     if len(code) != 6:
@@ -193,15 +254,18 @@ async def _on_code(ctx: Ctx, message: Inbound) -> None:
         _ask_code(ctx, "验证码已过期（有效期5分钟），请点击“重新发送验证码”获取新的验证码。")
         return
     if not hmac.compare_digest(_code_hash(ctx, code), ctx.data["code_hash"]):
-        await _failure(ctx, "验证码不正确。")
+        await _failure(ctx, entity, counters, "验证码不正确。")
         return
-    await _bind(ctx)
+    await _bind(ctx, counters)
 
 
-async def _bind(ctx: Ctx) -> None:
+async def _bind(ctx: Ctx, counters: dict[tuple[Scope, str], Counter | None]) -> None:
     uscc, name = ctx.data["uscc"], ctx.data["name"]
     await ctx.store.bind(ctx.user, uscc, name, ctx.now, ctx.services.binding_days)
-    await ctx.store.clear_failures(ctx.user, uscc)
+    # The owner's own slips stop counting; an address shared with others keeps its count.
+    for scope, subject in counters:
+        if scope is not Scope.CLIENT:
+            await ctx.store.forgive(scope, subject, ctx.now)
     ctx.say(f"身份核验成功！您已绑定“{name}”，{ctx.services.binding_days}天内办理业务无需再次核验。")
     _finish(ctx, uscc, name)
 
@@ -217,33 +281,43 @@ def _finish(ctx: Ctx, uscc: str, name: str) -> None:
         ctx.ask("接下来您可以：", [("开具信用报告", "menu:report"), ("我的报告", "menu:my_reports")])
 
 
-async def _failure(ctx: Ctx, reason: str) -> None:
-    failure = await ctx.store.record_failure(ctx.user, ctx.data["uscc"], ctx.now)
-    if failure.locked_until is not None:
-        ctx.say(f"{reason}{_lock_message(failure.locked_until)}")
+async def _failure(
+    ctx: Ctx, entity: EntityRow, counters: dict[tuple[Scope, str], Counter | None], reason: str
+) -> bool:
+    """Count a wrong answer everywhere it counts; False when that locked the step (flow ended)."""
+    limits = ctx.services.limits
+    left = []
+    locked: datetime | None = None
+    for (scope, subject), counter in counters.items():
+        updated = after_failure(counter, scope, ctx.now, limits)
+        await ctx.store.save_throttle(scope, subject, updated, ctx.now)
+        if (end := updated.lock_end(ctx.now)) is not None:
+            locked = max(end, locked) if locked else end
+            if scope is Scope.ENTITY:
+                await _tell_owner(ctx, entity, end)
+        else:
+            left.append(remaining(updated, scope, limits))
+    if locked is not None:
+        ctx.say(f"{reason}{_lock_message(locked)}")
         ctx.end()
-        return
-    ctx.say(f"{reason}请核对后重新输入，您还可以尝试{failure.remaining}次。")
-
-
-async def _locked(ctx: Ctx, uscc: str) -> bool:
-    until = await ctx.store.locked_until(ctx.user, uscc, ctx.now)
-    if until is None:
         return False
-    ctx.say(_lock_message(until))
-    ctx.end()
+    ctx.say(f"{reason}请核对后重新输入，您还可以尝试{min(left)}次。")
     return True
 
 
-def _lock_message(until: datetime) -> str:
-    return (
-        f"为保护企业信息安全，该企业的身份核验因多次输入错误已暂停15分钟，"
-        f"请于{until.astimezone(CHINA_TZ):%H:%M}后再试。"
+async def _tell_owner(ctx: Ctx, entity: EntityRow, until: datetime) -> None:
+    """The owner learns that someone is guessing; the message carries no code and no answer."""
+    body = (
+        f"【信用山西】贵单位（{entity.name}）在专项信用报告服务中的身份核验因多次输入错误，"
+        f"已暂停至{until.astimezone(CHINA_TZ):%m月%d日%H:%M}。如非贵单位人员操作，请注意防范信息泄露。"
     )
+    await ctx.services.sms.send(ctx.store, entity.phone, body, ctx.now)
 
 
-def _same_name(typed: str, registered: str) -> bool:
-    def fold(name: str) -> str:
-        return "".join(unicodedata.normalize("NFKC", name).split()).replace("•", "·").replace(".", "·")
+def _clock_time(moment: datetime) -> str:
+    return f"{moment.astimezone(CHINA_TZ):%H:%M}"
 
-    return fold(typed) == fold(registered)
+
+def _lock_message(until: datetime) -> str:
+    """The same words whichever answer was wrong and whichever limit was reached."""
+    return f"为保护企业信息安全，身份核验因多次输入错误已暂停，请于{_clock_time(until)}后再试。"

@@ -111,7 +111,9 @@ async def chat(request: web.Request) -> web.Response:
             raise BadRequestError("invalid_message", "请提供消息内容（text）或操作（action）中的一项。")
     except BadRequestError as error:
         return json_error(error.code, error.message, error.status)
-    replies = await request.app[CHAT_ENGINE].handle(user, text=text, action=action, msg_id=msg_id)
+    replies = await request.app[CHAT_ENGINE].handle(
+        user, text=text, action=action, msg_id=msg_id, client=request.remote or ""
+    )
     return json_reply({"replies": replies})
 
 
@@ -122,6 +124,7 @@ async def _chat_context(app: web.Application) -> AsyncIterator[None]:
         sms=OutboxSmsSender(),
         issuer=ServiceIssuer(app[REPORTS]),
         binding_days=settings.binding_days,
+        limits=settings.limits,
     )
     engine = Engine(app[ENGINE], services)
     app[CHAT_ENGINE] = engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,9 @@ from bot.app import create_app
 from bot.appkeys import ENGINE, HASH_SECRET
 from bot.chat_auth import SESSION_KEY_FILE, HmacSessionVerifier
 from bot.config import Settings
+from core.throttle import ThrottleLimits
 from storage.secrets import load_or_create_secret
-from tests.chat_client import ACME, ChatClient, add_businesses, http_sender
+from tests.chat_client import ACME, RIVER, ChatClient, add_businesses, http_sender
 
 REPLY_KEYS = {
     "text": {"type", "text"},
@@ -174,3 +176,19 @@ def test_session_tokens_round_trip_and_resist_tampering() -> None:
     assert HmacSessionVerifier(b"x" * 32).user_for(token, now) is None
     encoded, expiry, mac = token.split(".")
     assert verifier.user_for(f"{encoded}.{int(expiry) + 9999}.{mac}", now) is None
+
+
+async def test_code_limits_count_the_client_address_the_server_sees(
+    aiohttp_client, settings: Settings
+) -> None:
+    app = create_app(dataclasses.replace(settings, limits=ThrottleLimits(codes_per_client_hour=1)))
+    client = await aiohttp_client(app)
+    await add_businesses(app[ENGINE], app[HASH_SECRET], ACME, RIVER)
+    send = http_sender(client)
+    for user, business, expected in (("a", ACME, "验证码已发送至"), ("b", RIVER, "验证码发送次数过多")):
+        chat = ChatClient(send, f"user-{user}")
+        await chat.say("绑定企业")
+        await chat.say(business.uscc)
+        await chat.tap("是")
+        await chat.say(business.legal_rep)
+        (await chat.say(business.id_tail)).says(expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.config import Settings
 from core.throttle import Counter, Scope, SentCodes, ThrottleLimits, after_failure, next_code_allowed
 
 T0 = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
@@ -65,3 +66,27 @@ def test_the_next_code_waits_for_the_interval_and_the_hourly_limits() -> None:
     assert next_code_allowed(by_user, T0 + timedelta(minutes=1), LIMITS) == T0 + timedelta(hours=1)
     by_client = SentCodes(by_client=19, first_by_client=T0)
     assert next_code_allowed(by_client, T0 + timedelta(minutes=1), LIMITS) is None
+
+
+def test_limits_come_from_the_environment_with_the_documented_defaults() -> None:
+    assert Settings.from_env({}).limits == ThrottleLimits()
+    env = {
+        "CREDITBOT_IDENTITY_MAX_FAILURES": "3",
+        "CREDITBOT_IDENTITY_USER_MAX_FAILURES": "4",
+        "CREDITBOT_IDENTITY_CLIENT_MAX_FAILURES": "6",
+        "CREDITBOT_IDENTITY_LOCK_MINUTES": "30",
+        "CREDITBOT_SMS_PHONE_INTERVAL_SECONDS": "90",
+        "CREDITBOT_SMS_PHONE_PER_HOUR": "2",
+        "CREDITBOT_SMS_CLIENT_PER_HOUR": "7",
+        "CREDITBOT_SMS_USER_PER_HOUR": "8",
+    }
+    assert Settings.from_env(env).limits == ThrottleLimits(
+        entity_failures=3,
+        user_failures=4,
+        client_failures=6,
+        lock=timedelta(minutes=30),
+        phone_interval=timedelta(seconds=90),
+        codes_per_phone_hour=2,
+        codes_per_client_hour=7,
+        codes_per_user_hour=8,
+    )

@@ -11,17 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot.chat_store import ChatStore
-
 SMS_CHANNEL = "sms"
 
 
+class Outbox(Protocol):
+    """The part of the turn's store a sender writes to."""
+
+    async def outbox(self, channel: str, recipient: str, body: str, now: datetime) -> None: ...
+
+
 class SmsSender(Protocol):
-    async def send(self, store: ChatStore, phone: str, body: str, now: datetime) -> None: ...
+    async def send(self, store: Outbox, phone: str, body: str, now: datetime) -> None: ...
 
 
 class OutboxSmsSender:
     """Demo mode and tests: the message lands in `outbox_message`, readable at GET /dev/outbox."""
 
-    async def send(self, store: ChatStore, phone: str, body: str, now: datetime) -> None:
+    async def send(self, store: Outbox, phone: str, body: str, now: datetime) -> None:
         await store.outbox(SMS_CHANNEL, phone, body, now)

@@ -40,7 +40,7 @@ def sqlite_json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _converter(column_type: Any) -> Converter | None:
+def sqlite_converter(column_type: Any) -> Converter | None:
     # DateTime before Date: neither subclasses the other, but UTCDateTime wraps DateTime.
     impl = getattr(column_type, "impl", column_type)
     if isinstance(impl, DateTime):
@@ -65,7 +65,9 @@ async def insert_rows(
     the number of rows inserted, or -1 when the driver cannot tell.
     """
     if connection.dialect.name == "sqlite":
-        converters = [(i, conv) for i, name in enumerate(columns) if (conv := _converter(table.c[name].type))]
+        converters = [
+            (i, conv) for i, name in enumerate(columns) if (conv := sqlite_converter(table.c[name].type))
+        ]
         if converters:
             converted = []
             for row in rows:

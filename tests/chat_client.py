@@ -28,6 +28,7 @@ from bot.reports import ReportService
 from bot.sms import OutboxSmsSender
 from core.personal_data import id_number_hash, id_tail_hash
 from core.uscc import make_uscc
+from storage.chat import backend_for
 from storage.db import session_factory
 from storage.models import Entity, OutboxMessage
 
@@ -222,7 +223,7 @@ class ChatWorld:
 
     def new_engine(self, services: Services | None = None) -> Engine:
         """Another engine on the same database: a restarted or a second service process."""
-        engine = Engine(self.db, services or self.services, self.clock)
+        engine = Engine(backend_for(self.db), services or self.services, self.clock)
         self._engines.append(engine)
         return engine
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.conversations import Loaded
 from bot.dialogs.base import ReportLinks, Services
 from bot.engine import APOLOGY
-from bot.group_commit import GroupCommit, TurnWrite
+from storage.chat.group_commit import GroupCommit, TurnWrite
+from storage.chat.turn import Loaded
 from storage.models import CodeRequest, Conversation, IssuedReport, OutboxMessage
 from tests.chat_client import ACME, ChatClient, ChatWorld, engine_sender, open_world, verify
 

@@ -16,10 +16,10 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from bot import replies
-from bot.chat_store import ChatStore
 from bot.sms import SmsSender
 from core.records import china_today
-from core.throttle import ThrottleLimits
+from core.throttle import Counter, Scope, SentCodes, ThrottleLimits
+from storage.chat.store import BoundEntity, EntityRow, IssuedRow
 
 #: How many steps 返回 can go back.
 HISTORY_LIMIT = 20
@@ -63,6 +63,37 @@ def is_yes(message: Inbound) -> bool:
 
 def is_no(message: Inbound) -> bool:
     return message.name == "no" or message.plain.lower() in _NO
+
+
+class TurnStore(Protocol):
+    """What dialogs read and write besides their state; every write commits with the turn.
+
+    Implemented by `storage.chat.store.ChatStore` on both databases.
+    """
+
+    async def serialize(self, keys: list[str]) -> None: ...
+
+    async def entity(self, uscc: str) -> EntityRow | None: ...
+
+    async def bindings(self, user: str, now: datetime) -> list[BoundEntity]: ...
+
+    async def bind(self, user: str, uscc: str, name: str, now: datetime, days: int) -> datetime: ...
+
+    async def throttle(self, scope: Scope, subject: str) -> Counter | None: ...
+
+    async def save_throttle(self, scope: Scope, subject: str, counter: Counter, now: datetime) -> None: ...
+
+    async def forgive(self, scope: Scope, subject: str, now: datetime) -> None: ...
+
+    async def codes_sent(self, phone_hash: str, client: str, user: str, since: datetime) -> SentCodes: ...
+
+    async def code_sent(self, phone_hash: str, client: str, user: str, now: datetime) -> None: ...
+
+    async def outbox(self, channel: str, recipient: str, body: str, now: datetime) -> None: ...
+
+    async def recent_reports(self, usccs: list[str], limit: int = 10) -> list[IssuedRow]: ...
+
+    async def issued(self, report_no: str) -> IssuedRow | None: ...
 
 
 @dataclass(frozen=True)
@@ -112,7 +143,7 @@ class Ctx:
     user: str
     now: datetime
     state: dict[str, Any]
-    store: ChatStore
+    store: TurnStore
     services: Services
     #: The client's network address where the channel knows it ("" otherwise), for rate limits.
     client: str

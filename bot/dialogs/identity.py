@@ -19,12 +19,12 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.chat_store import EntityRow
 from bot.dialogs.base import Ctx, Inbound, is_no, is_yes, squash
 from core.personal_data import id_tail_hash, keyed_hash, mask_phone
 from core.records import CHINA_TZ
 from core.throttle import HOUR, Counter, Scope, after_failure, next_code_allowed, remaining
 from core.uscc import UsccError, find_uscc, validate_uscc
+from storage.chat.store import EntityRow
 
 NAME = "identity"
 TITLE = "绑定企业（身份核验）"

@@ -51,6 +51,7 @@ from bot.engine import Engine
 from bot.handlers.json_replies import json_error, json_reply
 from bot.reports import REPORTS
 from bot.sms import OutboxSmsSender
+from storage.chat import backend_for
 from storage.secrets import load_or_create_secret
 
 CHAT_ENGINE = web.AppKey("chat_engine", Engine)
@@ -126,7 +127,7 @@ async def _chat_context(app: web.Application) -> AsyncIterator[None]:
         binding_days=settings.binding_days,
         limits=settings.limits,
     )
-    engine = Engine(app[ENGINE], services)
+    engine = Engine(backend_for(app[ENGINE]), services)
     app[CHAT_ENGINE] = engine
     app[SESSION_VERIFIER] = HmacSessionVerifier(load_or_create_secret(settings.data_dir, SESSION_KEY_FILE))
     yield

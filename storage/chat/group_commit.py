@@ -12,21 +12,15 @@ or version check fails is rolled back to its savepoint without touching the othe
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.conversations import DuplicateMessageError, Loaded, VersionConflictError
-from storage.bulk import sqlite_datetime
+from storage.chat import statements as sql
+from storage.chat.turn import DuplicateMessageError, Loaded, VersionConflictError
 
-_INSERT_STATE = "INSERT INTO conversation (user_id, state, version, updated_at) VALUES (?, ?, 1, ?)"
-_UPDATE_STATE = (
-    "UPDATE conversation SET state = ?, version = ?, updated_at = ? WHERE user_id = ? AND version = ?"
-)
-_REMEMBER = "INSERT INTO processed_message (user_id, msg_id, replies, created_at) VALUES (?, ?, ?, ?)"
 #: As `storage.db` sets them for every SQLite connection.
 _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000")
 
@@ -123,22 +117,33 @@ class GroupCommit:
 
 
 def _apply(conn: sqlite3.Connection, write: TurnWrite) -> None:
-    when = sqlite_datetime(write.now)
+    user, now = write.user, write.now
     if write.msg_id is not None:
+        params = {"user": user, "msg": write.msg_id, "b_replies": write.replies, "now": now}
         try:
-            conn.execute(_REMEMBER, (write.user, write.msg_id, json.dumps(write.replies), when))
+            conn.execute(sql.REMEMBER.sqlite_sql, sql.REMEMBER.sqlite_params(params))
         except sqlite3.IntegrityError as error:
             raise DuplicateMessageError(write.msg_id) from error
-    encoded, version = json.dumps(write.state), write.loaded.version
-    if write.loaded.exists:
-        saved = conn.execute(_UPDATE_STATE, (encoded, version + 1, when, write.user, version)).rowcount == 1
+    loaded = write.loaded
+    if loaded.exists:
+        params = {
+            "user": user,
+            "b_state": write.state,
+            "now": now,
+            "b_version": loaded.version,
+            "new_version": loaded.version + 1,
+        }
+        saved = (
+            conn.execute(sql.UPDATE_STATE.sqlite_sql, sql.UPDATE_STATE.sqlite_params(params)).rowcount == 1
+        )
     else:
+        params = {"user": user, "b_state": write.state, "now": now}
         try:
-            conn.execute(_INSERT_STATE, (write.user, encoded, when))
+            conn.execute(sql.INSERT_STATE.sqlite_sql, sql.INSERT_STATE.sqlite_params(params))
             saved = True
         except sqlite3.IntegrityError:
             saved = False
     if not saved:
-        raise VersionConflictError(write.user)
-    for sql, params in write.writes:
-        conn.execute(sql, params)
+        raise VersionConflictError(user)
+    for statement, values in write.writes:
+        conn.execute(statement, values)

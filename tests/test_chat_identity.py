@@ -122,8 +122,9 @@ async def test_an_old_code_is_useless_after_a_resend(world: ChatWorld) -> None:
     world.clock.advance(seconds=61)
     await chat.tap("重新发送验证码")
     second = await world.sms_code(ACME.phone)
-    if first != second:
-        (await chat.say(first)).says("验证码不正确")
+    if first == second:  # one resend in a million draws the same six digits: nothing to tell apart
+        pytest.skip("the resent code happened to equal the first")
+    (await chat.say(first)).says("验证码不正确")
     (await chat.say(second)).says("身份核验成功")
 
 

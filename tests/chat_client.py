@@ -27,6 +27,7 @@ from bot.keys import KeyStore
 from bot.reports import ReportService
 from bot.sms import OutboxSmsSender
 from core.personal_data import id_number_hash, id_tail_hash
+from core.resident_id import make_resident_id
 from core.uscc import make_uscc
 from storage.chat import backend_for
 from storage.db import session_factory
@@ -160,20 +161,24 @@ class Business:
 
 
 ACME = Business(
-    make_uscc("91140100MA0K8U2R7"), "太原市晋阳建材有限公司", "王建国", "14010219800101123X", "13812341234"
+    make_uscc("91140100MA0K8U2R7"),
+    "太原市晋阳建材有限公司",
+    "王建国",
+    make_resident_id("14010219800101104"),
+    "13812341234",
 )
 RIVER = Business(
     make_uscc("91140500MA0K1A2B3"),
     "晋城市清河环保科技有限公司",
     "李秀英",
-    "140502198505052345",
+    make_resident_id("14050219850505234"),
     "13900005678",
 )
 LIAR = Business(
     make_uscc("91140700MA0K9C8D1"),
     "晋中市诚信商贸有限公司",
     "赵明",
-    "140702197703033456",
+    make_resident_id("14070219770303345"),
     "13700009876",
     True,
 )

@@ -135,9 +135,14 @@ def http_sender(client: Any) -> Sender:
     return send
 
 
+#: Where every chat test's clock starts: a fixed moment, so that no dated expectation ages.
+#: (10:00 in Beijing, well inside the day, and before the real clock of any test run.)
+CLOCK_START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
 @dataclass
 class FakeClock:
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    now: datetime = CLOCK_START
 
     def __call__(self) -> datetime:
         return self.now

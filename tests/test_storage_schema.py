@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
 
 from storage.db import create_engine, session_factory, upgrade
 from storage.models import Record
@@ -78,3 +81,14 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: AsyncEngine) ->
         foreign_keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar()
         synchronous = (await connection.exec_driver_sql("PRAGMA synchronous")).scalar()
     assert (journal, foreign_keys, synchronous) == ("wal", 1, 1)
+
+
+async def test_the_migrations_build_exactly_the_models(engine: AsyncEngine) -> None:
+    """A model changed without a migration (or the reverse) fails here, on both databases."""
+
+    def differences(connection) -> list:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, SQLModel.metadata)
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(differences) == []

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import qrcode
@@ -22,7 +23,8 @@ from core.domains import DOMAINS
 from core.records import EntityInfo, RecordKind
 from core.report import KIND_ORDER, Report, ReportItem, assemble_report, cn_date
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+#: The checkout's templates/ folder, installed as the package `creditbot_templates` (pyproject.toml).
+TEMPLATES_DIR = Path(str(resources.files("creditbot_templates")))
 ATTACHMENT_NAME = "creditbot-report.json"
 ISSUER = "专项信用报告服务平台（creditbot）"
 

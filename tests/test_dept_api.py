@@ -84,7 +84,8 @@ async def test_records_are_written_with_per_record_results(client, keys, engine:
 
 
 async def test_resending_updates_or_leaves_unchanged(client, keys, engine: AsyncEngine) -> None:
-    record = row(IntakeKind.LISTS)
+    # Written as the key's own unit: a body naming another 数据来源单位 is refused (issue 7).
+    record = row(IntakeKind.LISTS, 数据来源单位="晋城市应急管理局")
     headers = {"X-Api-Key": keys["safety"]}
     first = await client.post(ROUTE, json={"kind": "lists", "records": [record]}, headers=headers)
     assert (await first.json())["results"][0]["status"] == "imported"

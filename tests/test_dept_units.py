@@ -6,12 +6,14 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
+import orjson
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
+from bot.cli import main
 from bot.config import Settings
 from core.intake import IntakeKind, RecordValues, check_row
 from storage.db import session_factory
@@ -301,3 +303,52 @@ async def test_a_batch_waits_for_another_holding_the_stored_row(client, keys, en
     assert await asyncio.wait_for(second, 10) == [Outcome.UPDATED]
     [record] = await stored_records(engine)
     assert (record["domain"], record["version"]) == (14, 2)
+
+
+async def test_values_of_the_wrong_type_or_size_are_refused_over_http(client, keys, engine) -> None:
+    records = [
+        market_penalty(行政处罚决定书文号=12),
+        market_penalty(行政处罚决定书文号=["a"]),
+        market_penalty(行政处罚决定书文号={"a": 1}),
+        market_penalty(行政处罚决定书文号=False),
+        market_penalty(违法事实="违" * 1_000_000, 行政处罚决定书文号="e"),
+        market_penalty(**{"罚款金额（万元）": "1e30"}, 行政处罚决定书文号="f"),
+        market_penalty(**{"罚款金额（万元）": 1e30}, 行政处罚决定书文号="g"),
+    ]
+    body = orjson.dumps({"kind": "penalties", "records": records}).decode()
+    # 1e400 is valid JSON that no float can hold; the body is written by hand to keep it literal.
+    body = body[:-2] + ', {"罚款金额（万元）": 1e400, "行政处罚决定书文号": "h"}]}'
+    response = await client.post(
+        ROUTE, data=body.encode(), headers={**bearer(keys["market"]), "Content-Type": "application/json"}
+    )
+    results = (await response.json())["results"]
+    amount = "应为不小于0的数字（单位：万元），整数部分最多12位，小数部分最多6位"
+    assert [r["reason"] for r in results[:7]] == [
+        "行政处罚决定书文号应为文本，不能是数字",
+        "行政处罚决定书文号应为文本，不能是数组",
+        "行政处罚决定书文号应为文本，不能是对象",
+        "行政处罚决定书文号应为文本，不能是布尔值",
+        "违法事实过长：最多5000个字符，实为1000000个字符",
+        f"罚款金额（万元）“1e30”{amount}",
+        f"罚款金额（万元）“1e+30”{amount}",
+    ]
+    assert f"罚款金额（万元）“inf”{amount}" in results[7]["reason"]
+    assert {r["status"] for r in results} == {"rejected"}
+    assert await stored_records(engine) == []
+
+
+def test_dept_add_takes_the_units_uscc(db_url: str, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("CREDITBOT_DATA_DIR", str(tmp_path / "data"))
+    assert main(["dept", "add", "某局", "--uscc", "11140500MB0199887X", "--domains", "市场监管"]) == 2
+    assert "单位统一社会信用代码无效：" in capsys.readouterr().err
+    assert main(["dept", "add", MARKET, "--uscc", "11140500mb0199887n", "--domains", "市场监管"]) == 0
+    assert f"单位统一社会信用代码：{MARKET_USCC}" in capsys.readouterr().out.splitlines()
+    assert main(["dept", "add", ECOLOGY, "--domains", "生态环境"]) == 0
+    capsys.readouterr()
+    assert main(["dept", "list"]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [(cells[1], cells[4:]) for cells in lines] == [
+        (MARKET, ["市场监管", MARKET_USCC]),
+        (ECOLOGY, ["生态环境"]),
+    ]

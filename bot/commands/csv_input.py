@@ -10,14 +10,12 @@ are refused one by one while the others are imported.
 
 from __future__ import annotations
 
-import codecs
 import csv
 from collections import deque
 from pathlib import Path
 
 #: GB18030 is a superset of GBK (and of GB2312), so one decoder covers all three.
 ENCODINGS = ("utf-8-sig", "gb18030")
-_CHUNK = 1 << 20
 
 
 class UnusableFileError(Exception):
@@ -26,18 +24,6 @@ class UnusableFileError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def _decodes(path: Path, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def csv_problem(error: csv.Error, line: int) -> str:
@@ -66,8 +52,8 @@ def _csv_problem(path: Path, encoding: str) -> str | None:
 def check_file(path: Path) -> str:
     """The first of UTF-8 and GB18030 in which the whole file decodes and parses as CSV.
 
-    One pass in the common case; a file that breaks as CSV is decoded to its end as well, so
-    that a GBK file is not blamed for a CSV error its UTF-8 reading ran into.
+    A GBK file fails its UTF-8 reading on the header already (Chinese column names), long
+    before any CSV problem could show, so the first structural problem met is the file's own.
     """
     if not path.is_file():
         raise UnusableFileError(f"找不到文件：{path}")
@@ -78,10 +64,9 @@ def check_file(path: Path) -> str:
             problem = _csv_problem(path, encoding)
         except UnicodeDecodeError:
             continue
-        if problem is None:
-            return encoding
-        if _decodes(path, encoding):
+        if problem is not None:
             raise UnusableFileError(f"{problem}。整个文件均未导入，请修正后重新导入")
+        return encoding
     raise UnusableFileError(
         "无法识别文件编码：请将文件另存为 UTF-8 或 GBK 编码的 CSV（如果是 Excel 文件，请先“另存为 CSV”）"
     )

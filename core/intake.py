@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from core.domains import Domain, domain_by_number, resolve_domain
+from core.domains import Domain, domain_by_name, domain_by_number, resolve_domain
 from core.personal_data import mask_id_number, mask_phone, normalize_id_number, redact
 from core.records import EntityType, Procedure, RecordKind, RecordStatus, RepairStatus
 from core.resident_id import is_valid_resident_id
@@ -621,7 +621,7 @@ def masked_row(header: Sequence[str], row: Sequence[str]) -> list[str]:
 
 
 #: Registration data belongs to the market regulator's domain.
-ENTITY_DOMAIN = resolve_domain("市场监管").number  # type: ignore[union-attr]
+ENTITY_DOMAIN = domain_by_name("市场监管").number
 
 
 @dataclass(frozen=True)

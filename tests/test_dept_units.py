@@ -352,3 +352,28 @@ def test_dept_add_takes_the_units_uscc(db_url: str, tmp_path, monkeypatch, capsy
         (MARKET, ["市场监管", MARKET_USCC]),
         (ECOLOGY, ["生态环境"]),
     ]
+
+
+async def test_entities_written_by_a_key_are_audited_without_personal_data(client, keys, engine) -> None:
+    body = {"kind": "entities", "records": [row(IntakeKind.ENTITIES)]}
+    response = await client.post(ROUTE, json=body, headers=bearer(keys["market"]))
+    assert (await response.json())["summary"]["imported"] == 1
+    market = await department(engine, MARKET)
+    [entry] = await audit_rows(engine)
+    assert {k: v for k, v in entry.items() if k not in ("id", "at")} == {
+        "channel": "api",
+        "department_id": market.id,
+        "actor": MARKET,
+        "unit": "",
+        "action": "insert",
+        "record_kind": "entity",
+        "record_key": USCC_A,
+        "before": None,
+        "after": {
+            "name": "山西晋城测试煤业有限公司",
+            "entity_type": "企业",
+            "address": "山西省晋城市城区凤台东街100号",
+            "registered_on": "2010-03-15",
+            "registration_authority": "晋城市市场监督管理局",
+        },
+    }

@@ -57,19 +57,25 @@ def _check_one(
     kind: IntakeKind, record: dict[str, Any], scope: UnitScope, today: date, result: dict[str, Any]
 ) -> tuple[Any, str | None]:
     """The values of one record and why it is refused, if it is; warnings go into `result`."""
-    correcting = record.get(CORRECT_DOMAIN, False)
-    known = HEADERS[kind] if kind is IntakeKind.ENTITIES else (*HEADERS[kind], CORRECT_DOMAIN)
-    unknown = [name for name in record if name not in known]
-    row, claim_error = scope.claim(record) if kind is not IntakeKind.ENTITIES else (record, None)
+    problems: list[str] = []
+    correcting = False
+    row = record
+    known: tuple[str, ...] = HEADERS[kind]
+    if kind is not IntakeKind.ENTITIES:
+        known = (*known, CORRECT_DOMAIN)
+        correcting = record.get(CORRECT_DOMAIN, False)
+        if not isinstance(correcting, bool):
+            problems.append(f"{CORRECT_DOMAIN}应为 true 或 false")
+        row, claim_error = scope.claim(record)
+        if claim_error:
+            problems.insert(0, claim_error)
     checked = check_row(kind, row, today)
     warnings = [redact(w) for w in checked.warnings]
+    unknown = [name for name in record if name not in known]
     if unknown:
         warnings.append("已忽略无法识别的字段：" + "、".join(unknown))
     if warnings:
         result["warnings"] = warnings
-    problems = [claim_error] if claim_error else []
-    if not isinstance(correcting, bool):
-        problems.append(f"{CORRECT_DOMAIN}应为 true 或 false")
     problems.extend(checked.errors)
     if problems:
         return None, "；".join(problems)

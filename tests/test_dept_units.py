@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import orjson
 import pytest
+from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import create_app
 from bot.cli import main
 from bot.config import Settings
-from core.intake import IntakeKind, RecordValues, check_row
-from storage.db import session_factory
-from storage.departments import DepartmentInfo, add_department, list_departments
+from core.intake import IntakeKind, RecordValues, UnitScope, check_row
+from storage.db import alembic_config, create_engine, session_factory, upgrade
+from storage.departments import DepartmentInfo, add_department, department_for_key, key_hash, list_departments
 from storage.intake import Outcome, Writer, write_records
 from storage.models import IntakeAudit, Record, RecordVersion
 from storage.queries import records_for_report
@@ -377,3 +378,24 @@ async def test_entities_written_by_a_key_are_audited_without_personal_data(clien
             "registration_authority": "晋城市市场监督管理局",
         },
     }
+
+
+async def test_a_key_opened_before_units_keeps_working_as_its_named_unit(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda c: command.upgrade(alembic_config(c), "d60c01a98ea2"))
+            await connection.execute(
+                text(
+                    "INSERT INTO department (name, domains, key_hash, created_at, active) "
+                    "VALUES (:name, '5', :hash, :now, :active)"
+                ),
+                {"name": ECOLOGY, "hash": key_hash("cbk_old"), "now": datetime.now(UTC), "active": True},
+            )
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            found = await department_for_key(connection, "cbk_old")
+    finally:
+        await engine.dispose()
+    assert found is not None
+    assert found.scope == UnitScope(unit=ECOLOGY, unit_uscc="", domains=frozenset({5}))

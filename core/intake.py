@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from core.domains import Domain, resolve_domain
+from core.domains import Domain, domain_by_name, domain_by_number, resolve_domain
 from core.personal_data import mask_id_number, mask_phone, normalize_id_number, redact
 from core.records import EntityType, Procedure, RecordKind, RecordStatus, RepairStatus
 from core.resident_id import is_valid_resident_id
@@ -70,6 +70,8 @@ ID_NUMBER = "法定代表人证件号码"
 PHONE = "联系电话"
 #: The column added to FILE.rejected.csv; ignored on import so a corrected file goes straight back in.
 REASON_HEADER = "拒绝原因"
+#: The API's explicit request to move an existing record to another domain (a boolean, not a CSV column).
+CORRECT_DOMAIN = "更正领域"
 
 #: The contract with the departments: exact headers per kind, in the order of the issue.
 _HEADER_LINES: dict[IntakeKind, str] = {
@@ -199,7 +201,27 @@ _DATE = re.compile(
     r"(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"  # spreadsheets append a midnight time
 )
 _USCC_SHAPE = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}")
-_AMOUNT = re.compile(r"\d+(?:\.\d+)?")
+#: Amounts in 万元: at most 12 integer digits (a trillion yuan is far beyond any fine) and 6 decimals (1 fen).
+_AMOUNT = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
+AMOUNT_RULE = "应为不小于0的数字（单位：万元），整数部分最多12位，小数部分最多6位"
+#: Free-text fields get room for a paragraph; every other field (names, numbers, dates, codes) is short.
+LONG_TEXT_LIMIT = 5000
+SHORT_TEXT_LIMIT = 200
+LONG_TEXT_HEADERS = frozenset(
+    {
+        "违法行为类型",
+        "违法事实",
+        "处罚依据",
+        "处罚内容",
+        "暂扣或吊销证照名称及编号",
+        "备注",
+        "强制内容",
+        "强制依据",
+        "列入事由",
+        "认定依据",
+        "判决结果",
+    }
+)
 _PHONE_NOISE = re.compile(r"[\s\-()（）]")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 
@@ -240,6 +262,8 @@ class RecordValues:
     repair_status: str
     repair_date: date | None
     fields: dict[str, str]
+    #: The sender asked explicitly to move the stored record to another domain (API only).
+    correct_domain: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -330,10 +354,45 @@ class Checked:
     warnings: list[str] = field(default_factory=list)
 
 
-def _clean(value: Any) -> str:
+_TYPE_NAMES = {bool: "布尔值", int: "数字", float: "数字", list: "数组", dict: "对象"}
+_AMOUNT_HEADERS = frozenset(h for layout in LAYOUTS.values() for h in layout.amounts)
+
+
+def _clean(header: str, value: Any, wrong: dict[str, str]) -> str:
+    """A non-string value from a JSON body: null is empty, a number is accepted only as an amount.
+
+    Anything else (a number where text belongs, a boolean, an array, an object) is recorded in
+    `wrong` rather than turned into text: `str()` of a list is never what the department meant.
+    """
     if value is None:
         return ""
-    return value.strip() if isinstance(value, str) else str(value).strip()
+    if value.__class__ in (int, float) and header in _AMOUNT_HEADERS:
+        return repr(value)
+    wrong[header] = f"{header}应为文本，不能是{_TYPE_NAMES.get(value.__class__, '此类值')}"
+    return ""
+
+
+def _values(
+    headers: Sequence[str], row: Mapping[str, Any], errors: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The row's texts by header, stripped, and the headers refused for their value's type or length.
+
+    A refused value is left empty (so no other rule looks at it) and not reported as missing.
+
+    Rows are read once per record of multi-million-line files: strings skip the general
+    cleaner, and field lengths are only looked at one by one when some field is long.
+    """
+    get = row.get
+    wrong: dict[str, str] = {}
+    values = {h: v.strip() if (v := get(h)).__class__ is str else _clean(h, v, wrong) for h in headers}
+    if max(map(len, values.values())) > SHORT_TEXT_LIMIT:
+        for header, text in values.items():
+            limit = LONG_TEXT_LIMIT if header in LONG_TEXT_HEADERS else SHORT_TEXT_LIMIT
+            if len(text) > limit:
+                wrong[header] = f"{header}过长：最多{limit}个字符，实为{len(text)}个字符"
+                values[header] = ""
+    errors.extend(wrong.values())
+    return values, wrong
 
 
 def _date(values: dict[str, str], header: str, today: date, errors: list[str], past: bool) -> date | None:
@@ -382,12 +441,10 @@ def list_doc_no(list_name: str, uscc: str, listed_on: date) -> str:
 def check_record(kind: IntakeKind, row: Mapping[str, Any], today: date) -> Checked:
     """Validate one record row of `kind` (not ENTITIES) against the rules of the issue."""
     layout = LAYOUTS[kind]
-    get = row.get
-    # Rows are read once per record of multi-million-line files: strings skip the general cleaner.
-    values = {h: v.strip() if (v := get(h)).__class__ is str else _clean(v) for h in HEADERS[kind]}
     errors: list[str] = []
     warnings: list[str] = []
-    missing = [header for header in layout.required if not values[header]]
+    values, refused = _values(HEADERS[kind], row, errors)
+    missing = [header for header in layout.required if not values[header] and header not in refused]
     if missing:
         errors.append("缺少必填项：" + "、".join(missing))
 
@@ -416,7 +473,7 @@ def check_record(kind: IntakeKind, row: Mapping[str, Any], today: date) -> Check
             values[header] = parsed.isoformat()
     for header in layout.amounts:
         if values[header] and not _AMOUNT.fullmatch(values[header]):
-            errors.append(f"{header}“{values[header]}”应为不小于0的数字")
+            errors.append(f"{header}“{values[header]}”{AMOUNT_RULE}")
 
     status = _choice(values.get(STATUS, ""), _STATUSES, _VALID, STATUS, errors)
     procedure = None
@@ -470,9 +527,9 @@ def normalize_phone(text: str) -> str:
 
 def check_entity(row: Mapping[str, Any], today: date) -> Checked:
     """Validate one row of the entity register; the ID number must carry a valid check digit."""
-    values = {header: _clean(row.get(header)) for header in HEADERS[IntakeKind.ENTITIES]}
     errors: list[str] = []
-    missing = [header for header in ENTITY_REQUIRED if not values[header]]
+    values, refused = _values(HEADERS[IntakeKind.ENTITIES], row, errors)
+    missing = [header for header in ENTITY_REQUIRED if not values[header] and header not in refused]
     if missing:
         errors.append("缺少必填项：" + "、".join(missing))
     uscc = _uscc(values, USCC, errors)
@@ -561,3 +618,86 @@ def masked_row(header: Sequence[str], row: Sequence[str]) -> list[str]:
         else:
             masked.append(redact(value))
     return masked
+
+
+#: Registration data belongs to the market regulator's domain.
+ENTITY_DOMAIN = domain_by_name("市场监管").number
+
+
+@dataclass(frozen=True)
+class UnitScope:
+    """What one API key may write: records of its own data-source unit, in its own domains.
+
+    The key, not the body, says who is writing: a department cannot report in another unit's
+    name, and a record it did not file (another unit's key in storage) is out of its reach.
+    A record already stored is judged by its stored domain, which `stored_problem` checks at
+    write time against the row itself.
+    """
+
+    unit: str
+    unit_uscc: str
+    domains: frozenset[int]
+
+    def _allowed(self) -> str:
+        return "、".join(domain_by_number(n).name for n in sorted(self.domains))
+
+    def claim(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The row with the unit filled in where the body left it empty, or why the claim is refused.
+
+        Only a body that names a different unit (or unit code) is refused; typing errors are
+        left to the field rules so that they are reported with the rest of the row's problems.
+        """
+        filled = dict(row)
+        for header, own in ((SOURCE_DEPT, self.unit), (SOURCE_DEPT_USCC, self.unit_uscc)):
+            given = filled.get(header)
+            if given is None or (given.__class__ is str and not given.strip()):
+                if own:
+                    filled[header] = own
+            elif given.__class__ is str and own and not self._same(header, given, own):
+                return filled, self._impersonation(header, given.strip(), own)
+        return filled, None
+
+    @staticmethod
+    def _same(header: str, given: str, own: str) -> bool:
+        if header == SOURCE_DEPT_USCC:
+            try:
+                return validate_uscc(given) == own
+            except UsccError:
+                return False
+        return given.strip() == own
+
+    @staticmethod
+    def _impersonation(header: str, given: str, own: str) -> str:
+        if header == SOURCE_DEPT:
+            return f"数据来源单位“{given}”与本密钥所属单位“{own}”不符：只能以本单位名义报送"
+        return f"数据来源单位统一社会信用代码“{given}”与本单位的“{own}”不符：只能以本单位名义报送"
+
+    def scope_error(self, values: RecordValues | EntityValues) -> str | None:
+        """Whether the key may write in the domain the body names (entities: only the market regulator)."""
+        if isinstance(values, EntityValues):
+            if ENTITY_DOMAIN in self.domains:
+                return None
+            return "主体登记信息只能由负责市场监管领域的单位报送"
+        if values.domain in self.domains:
+            return None
+        return f"本单位无权写入“{domain_by_number(values.domain).name}”领域（可写入：{self._allowed()}）"
+
+    def stored_problem(self, stored_domain: int, stored_unit_uscc: str, record: RecordValues) -> str | None:
+        """Why `record` may not change the stored row it matches, if it may not.
+
+        The stored row decides: its domain must be in scope, a move to another domain needs the
+        explicit `更正领域` flag (and the new domain is in scope, checked before writing), and a
+        row filed under another unit code is not this unit's.
+        """
+        if self.unit_uscc and stored_unit_uscc and stored_unit_uscc != self.unit_uscc:
+            return f"该记录由统一社会信用代码为“{stored_unit_uscc}”的单位报送，本单位无权更改"
+        stored = domain_by_number(stored_domain).name
+        if stored_domain not in self.domains:
+            return f"该记录属于“{stored}”领域，本单位无权更改（可写入：{self._allowed()}）"
+        if stored_domain != record.domain and not record.correct_domain:
+            new = domain_by_number(record.domain).name
+            return (
+                f"该记录已登记在“{stored}”领域，本批写的是“{new}”领域；"
+                f'如确需更正领域，请在该记录中加上 "{CORRECT_DOMAIN}": true'
+            )
+        return None

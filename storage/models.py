@@ -79,14 +79,41 @@ class RecordVersion(SQLModel, table=True):
 
 
 class Department(SQLModel, table=True):
-    """A data-source department that feeds records through the API; only its key's hash is kept."""
+    """A data-source unit that feeds records through the API; only its key's hash is kept.
+
+    The name (and, when given, the USCC) is the 数据来源单位 every record written with the key
+    carries, whatever the request body says.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
+    uscc: str = Field(default="", max_length=18)
     domains: str  # comma-separated domain numbers it may write in
     key_hash: str = Field(max_length=64, unique=True)
     created_at: datetime
     active: bool = True
+
+
+class IntakeAudit(SQLModel, table=True):
+    """Append-only trail of writes to the record store (triggers refuse UPDATE and DELETE).
+
+    The API leaves one row per record written; a CSV import one row per batch (file, operator,
+    counts) plus one per correction. `before`/`after` hold the record's content around the write.
+    """
+
+    __tablename__ = "intake_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    channel: str = Field(max_length=8)  # "api" or "csv"
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    actor: str  # the department's name, or "operator:<login>" for the platform operator's import
+    unit: str = ""  # the 数据来源单位 written (empty for a CSV batch, whose units are in `after`)
+    action: str = Field(max_length=16)  # insert, update, correct_domain, import_batch
+    record_kind: str = Field(default="", max_length=16)
+    record_key: str = ""  # the document number (entities: the USCC)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class IssuedReport(SQLModel, table=True):

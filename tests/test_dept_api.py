@@ -84,7 +84,8 @@ async def test_records_are_written_with_per_record_results(client, keys, engine:
 
 
 async def test_resending_updates_or_leaves_unchanged(client, keys, engine: AsyncEngine) -> None:
-    record = row(IntakeKind.LISTS)
+    # Written as the key's own unit: a body naming another 数据来源单位 is refused (issue 7).
+    record = row(IntakeKind.LISTS, 数据来源单位="晋城市应急管理局")
     headers = {"X-Api-Key": keys["safety"]}
     first = await client.post(ROUTE, json={"kind": "lists", "records": [record]}, headers=headers)
     assert (await first.json())["results"][0]["status"] == "imported"
@@ -149,7 +150,15 @@ async def test_openapi_describes_the_route_and_every_kind(client) -> None:
     assert set(operation["responses"]) == {"200", "400", "401", "413"}
     schemas = document["components"]["schemas"]
     for kind in IntakeKind:
-        assert list(schemas[kind.value]["properties"]) == list(HEADERS[kind])
+        # Record kinds also describe the explicit domain correction flag (issue 7).
+        extra = [] if kind is IntakeKind.ENTITIES else ["更正领域"]
+        assert list(schemas[kind.value]["properties"]) == [*HEADERS[kind], *extra]
+    penalty = schemas["penalties"]
+    assert penalty["properties"]["更正领域"]["type"] == "boolean"
+    assert penalty["properties"]["行政处罚决定书文号"] == {"type": ["string", "null"], "maxLength": 200}
+    assert penalty["properties"]["违法事实"] == {"type": ["string", "null"], "maxLength": 5000}
+    assert penalty["properties"]["罚款金额（万元）"]["type"] == ["string", "number", "null"]
+    assert "数据来源单位" not in penalty["required"]
     assert schemas["Batch"]["properties"]["records"]["maxItems"] == 10_000
 
 

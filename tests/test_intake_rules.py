@@ -201,3 +201,74 @@ def test_the_plain_form_of_a_record_round_trips(kind: IntakeKind) -> None:
     values = check_row(kind, row(kind, **changes), TODAY).values
     assert isinstance(values, RecordValues)
     assert RecordValues.from_plain(values.plain()) == values
+
+
+def record_errors(kind: IntakeKind, **changes: object) -> list[str]:
+    """The errors of a row whose values may be of any JSON type, as the API receives them."""
+    checked = check_row(kind, {**row(kind), **changes}, TODAY)
+    assert checked.values is None
+    return checked.errors
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (20240512, "数字"),
+        (1.5, "数字"),
+        (True, "布尔值"),
+        (["晋市监罚〔2024〕12号"], "数组"),
+        ({"号": 12}, "对象"),
+    ],
+)
+def test_a_value_that_is_not_text_is_refused_not_stringified(value: object, name: str) -> None:
+    # Reported once, for its type: not also as a missing required field.
+    assert record_errors(IntakeKind.PENALTIES, 行政处罚决定书文号=value) == [
+        f"行政处罚决定书文号应为文本，不能是{name}"
+    ]
+    assert record_errors(IntakeKind.ENTITIES, 主体名称=value) == [f"主体名称应为文本，不能是{name}"]
+
+
+def test_null_is_an_empty_value() -> None:
+    assert record_errors(IntakeKind.PENALTIES, 违法事实=None) == ["缺少必填项：违法事实"]
+    checked = check_row(IntakeKind.PENALTIES, {**row(IntakeKind.PENALTIES), "备注": None}, TODAY)
+    assert checked.values is not None
+
+
+def test_over_long_values_are_refused_with_their_limit() -> None:
+    assert record_errors(IntakeKind.PENALTIES, 违法事实="违" * 1_000_000) == [
+        "违法事实过长：最多5000个字符，实为1000000个字符"
+    ]
+    assert record_errors(IntakeKind.PENALTIES, 行政处罚决定书文号="号" * 201, 处罚机关="局" * 201) == [
+        "行政处罚决定书文号过长：最多200个字符，实为201个字符",
+        "处罚机关过长：最多200个字符，实为201个字符",
+    ]
+    at_limits = row(IntakeKind.PENALTIES, 违法事实="违" * 5000, 行政处罚决定书文号="号" * 200)
+    assert check_row(IntakeKind.PENALTIES, at_limits, TODAY).values is not None
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        (1e30, "1e+30"),
+        (float("inf"), "inf"),  # what a JSON parser makes of 1e400
+        ("1e30", "1e30"),
+        ("1234567890123", "1234567890123"),
+        ("0.1234567", "0.1234567"),
+        ("-5", "-5"),
+        (10**20, "100000000000000000000"),
+    ],
+)
+def test_amounts_out_of_range_or_form_are_refused(amount: object, shown: str) -> None:
+    assert record_errors(IntakeKind.PENALTIES, **{"罚款金额（万元）": amount}) == [
+        f"罚款金额（万元）“{shown}”应为不小于0的数字（单位：万元），整数部分最多12位，小数部分最多6位"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "stored"), [("123456789012.123456", "123456789012.123456"), (0.5, "0.5"), (3, "3")]
+)
+def test_amounts_within_range_are_kept_as_text(amount: object, stored: str) -> None:
+    values = check_row(
+        IntakeKind.PENALTIES, {**row(IntakeKind.PENALTIES), "罚款金额（万元）": amount}, TODAY
+    ).values
+    assert isinstance(values, RecordValues) and values.fields["罚款金额（万元）"] == stored

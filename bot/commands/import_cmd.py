@@ -1,11 +1,17 @@
 """`creditbot import KIND FILE`: a department's CSV file into the record store.
 
-Every row is checked (`core.intake`) in a worker process (`row_checker`) while this process
-stores the previous batch; good rows are written in batches of ten thousand, each batch in its
-own transaction, so a large file streams through in constant memory and an interruption keeps
-what already landed. Refused rows are listed with their row number (the
+The file is first read through once (`csv_input.check_file`): its encoding is found and its
+CSV structure checked to the end, so a file that breaks off as CSV lands nothing. Then every
+row is checked (`core.intake`) in a worker process (`row_checker`) while this process stores
+the previous batch; good rows are written in batches of ten thousand, each batch in its own
+transaction with its audit row, so a large file streams through in constant memory and an
+interruption keeps what already landed. Refused rows are listed with their row number (the
 header is row 1, as a spreadsheet shows it) and written, masked, to FILE.rejected.csv with a
-拒绝原因 column, ready to be corrected and imported again.
+拒绝原因 column, ready to be corrected and imported again; cells that a spreadsheet would run
+as a formula are written with a leading apostrophe.
+
+The import is the platform operator's: it may write records of any data-source unit, and its
+audit rows say so (`operator:<login>`).
 
 Output contract: the last line is `imported N, updated M, rejected K`. Rows identical to what
 is stored count in none of the three (a line above says how many there were); exit status 0
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import getpass
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -29,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tqdm import tqdm
 
 from bot.commands import row_checker
-from bot.commands.csv_input import UnusableFileError, detect_encoding
+from bot.commands.csv_input import UnusableFileError, check_file
 from bot.config import Settings
 from core.intake import (
     REASON_HEADER,
@@ -40,7 +47,7 @@ from core.intake import (
 )
 from core.personal_data import redact
 from storage.db import create_engine, upgrade
-from storage.intake import Outcome, write_entities, write_plain_records
+from storage.intake import Outcome, Writer, audit_import_batch, write_entities, write_plain_records
 from storage.secrets import load_or_create_secret
 
 BATCH_ROWS = 10_000
@@ -48,6 +55,23 @@ BATCH_ROWS = 10_000
 SHOWN_MESSAGES = 200
 
 EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
+#: What a spreadsheet may run as a formula when a cell starts with it (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Said in every batch's audit row: the operator is trusted with every unit.
+OPERATOR_NOTE = "平台运营方导入：可写入任何数据来源单位"
+
+
+def inert_cell(cell: str) -> str:
+    """The cell as written to FILE.rejected.csv: a leading apostrophe keeps a formula from running."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def operator_login() -> str:
+    """Who runs the import, for the audit trail; the machine may not know (a container, say)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def rejected_path(path: Path) -> Path:
@@ -70,7 +94,7 @@ class RejectedFile:
             self._writer = csv.writer(self._handle)
             self._writer.writerow([*self._header, REASON_HEADER])
         cells = [row[i] if i < len(row) else "" for i in self._keep]
-        self._writer.writerow([*masked_row(self._header, cells), reason])
+        self._writer.writerow([inert_cell(cell) for cell in (*masked_row(self._header, cells), reason)])
 
     def close(self) -> bool:
         """Whether anything was written; a stale file from an earlier run is removed otherwise."""
@@ -111,6 +135,9 @@ class CsvImport:
         self.out = out
         self.tally = Tally()
         self.bar: tqdm | None = None
+        login = operator_login()
+        self.writer = Writer(channel="csv", actor=f"operator:{login}", replaced_by=f"import:{path.name}")
+        self.login = login
 
     def say(self, line: str) -> None:
         if self.bar is not None:
@@ -129,15 +156,30 @@ class CsvImport:
         self.limited("rejected", f"第{row_no}行：{reason}")
         rejected.add(row, reason)
 
-    async def _write(self, batch: list[Any]) -> None:
+    async def _write(self, batch: list[Any], rejected: int) -> None:
         if not batch:
             return
         now = datetime.now(UTC)
         async with self.engine.begin() as connection:
             if self.kind is IntakeKind.ENTITIES:
-                outcomes = await write_entities(connection, batch, self.secret, now)
+                written = await write_entities(connection, batch, self.secret, now, self.writer)
+                units: list[str] = []
             else:
-                outcomes = await write_plain_records(connection, batch, now, f"import:{self.path.name}")
+                written = await write_plain_records(connection, batch, now, self.writer)
+                units = sorted({plain[1] for plain in batch})
+            outcomes = written.outcomes
+            summary = {
+                "file": self.path.name,
+                "operator": self.login,
+                "kind": self.kind.value,
+                "imported": outcomes.count(Outcome.IMPORTED),
+                "updated": outcomes.count(Outcome.UPDATED),
+                "unchanged": outcomes.count(Outcome.UNCHANGED),
+                "rejected": rejected,
+                "units": units,
+                "note": OPERATOR_NOTE,
+            }
+            await audit_import_batch(connection, self.writer, now, summary)
         self.tally.add(outcomes)
         if self.bar is not None:
             self.bar.update(len(batch))
@@ -153,7 +195,7 @@ class CsvImport:
         return header
 
     async def run(self, progress: bool) -> int:
-        encoding = detect_encoding(self.path)
+        encoding = check_file(self.path)
         header = self._read_header(encoding)
         rejected = RejectedFile(rejected_path(self.path), header)
         self.bar = tqdm(unit="行", desc="导入", file=sys.stderr) if progress else None
@@ -191,7 +233,7 @@ class CsvImport:
                 for row_no, warning in batch.warnings:
                     self.tally.warnings += 1
                     self.limited("warning", f"第{row_no}行：警告：{redact(warning)}")
-                await self._write(batch.good)
+                await self._write(batch.good, len(batch.rejected))
                 if not batch.more:
                     return batch.broken
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.commands.csv_input import csv_problem
 from core.intake import (
     DuplicateGuard,
     EntityValues,
@@ -34,7 +35,8 @@ class CheckedBatch:
     rejected: list[tuple[int, list[str], str]] = field(default_factory=list)
     warnings: list[tuple[int, str]] = field(default_factory=list)
     more: bool = True
-    #: Why reading stopped early: the file stopped being CSV at some line.
+    #: Why reading stopped early: the file stopped being CSV at some line. `csv_input.check_file`
+    #: has parsed the whole file before the import starts, so only a file changed since can.
     broken: str | None = None
 
 
@@ -75,7 +77,9 @@ class BatchChecker:
                 if len(batch.good) >= size:
                     return batch
         except csv.Error as error:
-            batch.broken = f"第{self._reader.line_num}行附近无法按 CSV 解析（{error}），其后的行未处理"
+            batch.broken = (
+                f"{csv_problem(error, self._reader.line_num)}，其后的行未处理（导入期间文件被改动）"
+            )
         batch.more = False
         self._handle.close()
         return batch

@@ -1,9 +1,13 @@
 """`POST /api/v1/dept/records`: departments send records as JSON, with their own API key.
 
-The records are checked by the same rules as the CSV import (`core.intake`), plus the one rule
-only the API can apply: a department writes only in the domains it was opened for. Every
-record gets its own result, so one bad record never costs the others. Entities (the register)
-come from the market regulator, so only a department holding 市场监管 may send them.
+The records are checked by the same rules as the CSV import (`core.intake`), plus the rules
+only the API can apply (`core.intake.UnitScope`): a key writes as its own data-source unit
+(a body naming another unit is refused, an empty one filled in), only in the domains it was
+opened for, and changes only stored rows whose stored domain it holds; moving a record to
+another domain takes an explicit `"更正领域": true`. The stored-row rules are applied inside
+the write transaction (`storage.intake`). Every record gets its own result, so one bad record
+never costs the others. Entities (the register) come from the market regulator, so only a
+department holding 市场监管 may send them. Every write is audited with the key's department.
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from bot.appkeys import ENGINE, HASH_SECRET
 from bot.handlers.dept_openapi import openapi_document
 from bot.handlers.json_replies import json_error, json_reply
-from core.domains import domain_by_name, domain_by_number
 from core.intake import (
+    CORRECT_DOMAIN,
     HEADERS,
     DuplicateGuard,
-    EntityValues,
     IntakeKind,
     RecordValues,
+    UnitScope,
     check_row,
     duplicate_reason,
     resolve_kind,
@@ -32,13 +36,11 @@ from core.intake import (
 from core.personal_data import redact
 from core.records import china_today
 from storage.departments import DepartmentInfo, department_for_key
-from storage.intake import Outcome, write_entities, write_records
+from storage.intake import Writer, Written, write_entities, write_records
 
 ROUTE = "/api/v1/dept/records"
 OPENAPI_ROUTE = "/api/v1/openapi.json"
 MAX_RECORDS = 10_000
-#: Registration data belongs to the market regulator's domain.
-ENTITY_DOMAIN = domain_by_name("市场监管").number
 #: A concurrent request may insert one of our keys between our lookup and our insert.
 _WRITE_ATTEMPTS = 3
 
@@ -51,15 +53,36 @@ def _api_key(request: web.Request) -> str:
     return request.headers.get("X-Api-Key", "").strip()
 
 
-def _scope_error(department: DepartmentInfo, values: RecordValues | EntityValues) -> str | None:
-    allowed = "、".join(domain_by_number(n).name for n in sorted(department.domains))
-    if isinstance(values, EntityValues):
-        if ENTITY_DOMAIN in department.domains:
-            return None
-        return "主体登记信息只能由负责市场监管领域的单位报送"
-    if values.domain in department.domains:
-        return None
-    return f"本单位无权写入“{domain_by_number(values.domain).name}”领域（可写入：{allowed}）"
+def _check_one(
+    kind: IntakeKind, record: dict[str, Any], scope: UnitScope, today: date, result: dict[str, Any]
+) -> tuple[Any, str | None]:
+    """The values of one record and why it is refused, if it is; warnings go into `result`."""
+    problems: list[str] = []
+    correcting = False
+    row = record
+    known: tuple[str, ...] = HEADERS[kind]
+    if kind is not IntakeKind.ENTITIES:
+        known = (*known, CORRECT_DOMAIN)
+        correcting = record.get(CORRECT_DOMAIN, False)
+        if not isinstance(correcting, bool):
+            problems.append(f"{CORRECT_DOMAIN}应为 true 或 false")
+        row, claim_error = scope.claim(record)
+        if claim_error:
+            problems.insert(0, claim_error)
+    checked = check_row(kind, row, today)
+    warnings = [redact(w) for w in checked.warnings]
+    unknown = [name for name in record if name not in known]
+    if unknown:
+        warnings.append("已忽略无法识别的字段：" + "、".join(unknown))
+    if warnings:
+        result["warnings"] = warnings
+    problems.extend(checked.errors)
+    if problems:
+        return None, "；".join(problems)
+    values = checked.values
+    if isinstance(values, RecordValues):
+        values.correct_domain = correcting
+    return values, scope.scope_error(values)
 
 
 def _check_records(
@@ -67,7 +90,7 @@ def _check_records(
 ) -> tuple[list[dict[str, Any]], list[tuple[int, Any]]]:
     """One result per record, and the (index, values) of the records that may be written."""
     guard = DuplicateGuard()
-    known = set(HEADERS[kind])
+    scope = department.scope
     results: list[dict[str, Any]] = []
     accepted: list[tuple[int, Any]] = []
     for index, record in enumerate(records):
@@ -76,37 +99,35 @@ def _check_records(
         if not isinstance(record, dict):
             result.update(status="rejected", reason="记录应为 JSON 对象（表头 → 值）")
             continue
-        checked = check_row(kind, record, today)
-        warnings = [redact(w) for w in checked.warnings]
-        unknown = [name for name in record if name not in known]
-        if unknown:
-            warnings.append("已忽略无法识别的字段：" + "、".join(unknown))
-        if warnings:
-            result["warnings"] = warnings
-        reason = (
-            "；".join(checked.errors) if checked.values is None else _scope_error(department, checked.values)
-        )
+        values, reason = _check_one(kind, record, scope, today, result)
         if reason is None:
-            earlier = guard.earlier(checked.values.key, f"index {index} 的记录")
+            earlier = guard.earlier(values.key, f"index {index} 的记录")
             reason = duplicate_reason(kind, earlier) if earlier is not None else None
         if reason is not None:
             result.update(status="rejected", reason=redact(reason))
             continue
-        accepted.append((index, checked.values))
+        accepted.append((index, values))
     return results, accepted
 
 
 async def _write(
     request: web.Request, kind: IntakeKind, values: list[Any], department: DepartmentInfo
-) -> list[Outcome]:
+) -> Written:
     engine = request.app[ENGINE]
+    writer = Writer(
+        channel="api",
+        actor=department.name,
+        replaced_by=f"dept:{department.name}",
+        department_id=department.id,
+        scope=department.scope,
+    )
     for attempt in range(_WRITE_ATTEMPTS):
         now = datetime.now(UTC)
         try:
             async with engine.begin() as connection:
                 if kind is IntakeKind.ENTITIES:
-                    return await write_entities(connection, values, request.app[HASH_SECRET], now)
-                return await write_records(connection, values, now, f"dept:{department.name}")
+                    return await write_entities(connection, values, request.app[HASH_SECRET], now, writer)
+                return await write_records(connection, values, now, writer)
         except IntegrityError:
             if attempt == _WRITE_ATTEMPTS - 1:
                 raise
@@ -152,9 +173,11 @@ async def post_records(request: web.Request) -> web.Response:
         _check_records, kind, records, department, china_today(datetime.now(UTC))
     )
     if accepted:
-        outcomes = await _write(request, kind, [values for _, values in accepted], department)
-        for (index, _), outcome in zip(accepted, outcomes, strict=True):
+        written = await _write(request, kind, [values for _, values in accepted], department)
+        for position, ((index, _), outcome) in enumerate(zip(accepted, written.outcomes, strict=True)):
             results[index]["status"] = outcome.value
+            if position in written.refused:
+                results[index]["reason"] = redact(written.refused[position])
     summary = {status: 0 for status in ("imported", "updated", "unchanged", "rejected")}
     for result in results:
         summary[result["status"]] += 1

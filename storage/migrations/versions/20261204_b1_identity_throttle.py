@@ -3,7 +3,7 @@
 Replaces the per-(user, entity) identity_attempt table, whose lock a new user id escaped.
 
 Revision ID: b1e7d2c4a9f0
-Revises: d60c01a98ea2
+Revises: a1d3e5f70b12
 Create Date: 2026-12-04 03:30:00
 """
 
@@ -14,7 +14,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "b1e7d2c4a9f0"
-down_revision: str | Sequence[str] | None = "d60c01a98ea2"
+down_revision: str | Sequence[str] | None = "a1d3e5f70b12"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

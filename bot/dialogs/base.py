@@ -19,6 +19,7 @@ from bot import replies
 from bot.chat_store import ChatStore
 from bot.sms import SmsSender
 from core.records import china_today
+from storage.processes import LOCAL_PROCESS, ProcessRegistry
 
 #: How many steps 返回 can go back.
 HISTORY_LIMIT = 20
@@ -92,6 +93,8 @@ class Services:
     sms: SmsSender
     issuer: Issuer
     binding_days: int = 30
+    #: Who owns a report being issued, and whether it can still finish (storage.processes).
+    processes: ProcessRegistry = LOCAL_PROCESS
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,7 @@ async def _chat_context(app: web.Application) -> AsyncIterator[None]:
         sms=OutboxSmsSender(),
         issuer=ServiceIssuer(app[REPORTS]),
         binding_days=settings.binding_days,
+        processes=app[REPORTS].processes,
     )
     engine = Engine(app[ENGINE], services)
     app[CHAT_ENGINE] = engine

@@ -274,9 +274,7 @@ class ReportService:
         numbers = sorted({_report_no_of(p) for p in staged} | {_report_no_of(p) for p in finals})
         committed = await self._committed_paths(numbers)
         now = datetime.now(UTC)
-        alive = {
-            owner: await self.processes.is_alive(owner, now) for owner in {_owner_of(p) for p in staged}
-        }
+        alive = {owner: await self.processes.is_alive(owner, now) for owner in {_owner_of(p) for p in staged}}
         done = await asyncio.to_thread(self._settle, staged, finals, committed, alive)
         log.info(
             "report files checked",

@@ -17,6 +17,7 @@ commit in which the bytes still sit under the staged name; `pdf_bytes` looks the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -254,12 +255,7 @@ class ReportService:
         """Write the PDF under this process's staged name and make it durable before the commit."""
         final.parent.mkdir(parents=True, exist_ok=True)
         staged = final.with_name(f"{_report_no_of(final)}.{self.processes.current_id}{STAGED_SUFFIX}")
-        # O_EXCL: nothing is ever written over.
-        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pdf)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_new(staged, pdf)
         _fsync_dir(final.parent)
         return staged
 
@@ -374,8 +370,7 @@ class ReportService:
             return final.read_bytes()
         except FileNotFoundError:
             pass
-        prefix = final.name.removesuffix(FINAL_SUFFIX) + "."
-        for staged in final.parent.glob(f"{prefix}*{STAGED_SUFFIX}"):
+        for staged in final.parent.glob(f"{_report_no_of(final)}.*{STAGED_SUFFIX}"):
             try:
                 return staged.read_bytes()
             except FileNotFoundError:
@@ -393,19 +388,26 @@ class ReportService:
         return signature_ok and pdf_ok
 
 
+def _write_new(path: Path, data: bytes) -> None:
+    """Create `path` with `data`, durably; O_EXCL: an issued file is never written over."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def _publish(staged: Path, final: Path, pdf: bytes) -> None:
     """Give a committed report's file its final name (durably)."""
     try:
         staged.rename(final)
     except FileNotFoundError:
         # Another process's clean-up took this one for dead (no heartbeat for three intervals)
-        # and removed the file: the row is committed, so write the bytes, still held, again.
-        log.warning("staged report file vanished; writing it again", extra={"path": str(final)})
-        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pdf)
-            handle.flush()
-            os.fsync(handle.fileno())
+        # and published the file itself, or removed it: the row is committed, so make sure the
+        # final name holds the bytes, which this process still has.
+        log.warning("staged report file vanished before its rename", extra={"path": str(final)})
+        with contextlib.suppress(FileExistsError):
+            _write_new(final, pdf)
     _fsync_dir(final.parent)
 
 

@@ -34,6 +34,8 @@ TITLE = "开具信用报告"
 #: again; an owner that is stopped, unknown or silent is not waited for at all.
 ISSUE_LEASE = timedelta(seconds=60)
 
+_DOMAIN_NUMBERS = frozenset(d.number for d in DOMAINS)
+
 HELP = {
     "entity": "请选择要为哪家企业开具报告；也可以绑定新的企业。",
     "period": (
@@ -249,9 +251,6 @@ async def _on_period_action(ctx: Ctx, phrase: str) -> None:
         return
     _take_period(ctx, period)
     await advance(ctx)
-
-
-_DOMAIN_NUMBERS = frozenset(d.number for d in DOMAINS)
 
 
 def _action_domains(action: str) -> set[int] | None:

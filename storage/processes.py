@@ -110,13 +110,20 @@ class ServiceProcesses:
                 log.exception("heartbeat failed", extra={"process_id": self.current_id})
 
     async def stop(self) -> None:
-        """Graceful shutdown: stop beating and say so, so that nobody waits for this process."""
+        """Graceful shutdown: stop beating and say so, so that nobody waits for this process.
+
+        A database already gone at shutdown does not fail it: the heartbeat has stopped, so
+        others take this process for dead by its missing pid or, elsewhere, three beats later.
+        """
         if self._beating is not None:
             self._beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beating
             self._beating = None
-        await self._set(stopped_at=datetime.now(UTC))
+        try:
+            await self._set(stopped_at=datetime.now(UTC))
+        except (SQLAlchemyError, OSError):
+            log.warning("could not mark the process stopped", extra={"process_id": self.current_id})
 
     async def _set(self, **values: datetime) -> None:
         async with self.sessions() as session:

@@ -2,17 +2,28 @@
 
 An issued report is immutable: its content JSON, signature, key id, PDF hash and PDF bytes
 are written once, and every later download serves exactly those bytes.
+
+Files and rows: the PDF is first written, fsynced, under a *staged* name that names the
+process writing it (`SX….<process id>.pdf.tmp`); then the `issued_report` row is committed;
+then the staged file is renamed to its final name (`SX….pdf`). So a final name always has a
+committed row, and a staged name may or may not: only the database tells, which is why the
+start-up clean-up asks it (`remove_leftovers`). Renaming *after* the commit, not before, is
+what lets that clean-up run while other processes issue: a final file it finds without a row
+is an orphan for certain (no process makes a final name before its commit), and a staged file
+whose owner process is still alive is left alone. The price is a short window after the
+commit in which the bytes still sit under the staged name; `pdf_bytes` looks there too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -33,14 +44,28 @@ from core.domains import Domain
 from core.records import china_today
 from core.render import verify_url
 from core.report import ReportError, assemble_report, check_entity, check_period, report_content
-from core.report_identity import is_valid_report_no, make_report_no, new_verification_code, normalize_code
+from core.report_identity import (
+    CODE_LENGTH,
+    is_valid_report_no,
+    make_report_no,
+    new_verification_code,
+    normalize_code,
+)
 from core.signing import canonical_json, sign_content, verify_content
 from storage.models import IssuedReport, ReportSequence
+from storage.processes import LOCAL_PROCESS, ProcessRegistry, ServiceProcesses
 from storage.queries import entity_info, find_entity, records_for_report
 
 log = logging.getLogger(__name__)
 
 REPORTS_DIR = "reports"
+FINAL_SUFFIX = ".pdf"
+STAGED_SUFFIX = ".pdf.tmp"
+#: What a code is compared with when the number names no report: a miss then costs what a
+#: wrong code costs. Any fixed string of a real code's length does; it can never open anything.
+_NO_CODE = "3" * CODE_LENGTH
+#: Report numbers per query when the clean-up asks which files have rows.
+_CLEAN_UP_BATCH = 500
 
 
 class EntityNotFoundError(ReportError):
@@ -62,6 +87,15 @@ class Issued:
     pdf: bytes
 
 
+@dataclass(frozen=True)
+class Leftovers:
+    """What the start-up clean-up did with files an interrupted issue left behind."""
+
+    removed_staged: int = 0
+    removed_orphans: int = 0
+    published: int = 0
+
+
 class ReportService:
     def __init__(
         self,
@@ -70,12 +104,21 @@ class ReportService:
         executor: Executor,
         data_dir: Path,
         base_url: str,
+        *,
+        processes: ProcessRegistry = LOCAL_PROCESS,
+        on_staged: Callable[[Path], None] | None = None,
     ) -> None:
+        """`processes` names this process in staged file names; `on_staged` (tests) runs once a
+        staged PDF is durable and before its row is committed: the moment a crash test kills."""
         self.sessions = sessions
         self.keys = keys
         self.executor = executor
         self.reports_dir = data_dir / REPORTS_DIR
         self.base_url = base_url
+        self.processes = processes
+        self.on_staged = on_staged
+        #: The code comparison `find` makes on every path; a test counts its calls.
+        self.compare_codes: Callable[[bytes, bytes], bool] = hmac.compare_digest
         self._warming: asyncio.Task[None] | None = None
 
     def start_warming(self, workers: int) -> None:
@@ -159,7 +202,10 @@ class ReportService:
             signed.envelope_json(),
             material,
         )
-        path = self._store_pdf(report_no, report.issued_at, pdf)
+        final = self._final_path(report_no, report.issued_at)
+        staged = await asyncio.to_thread(self._stage_pdf, final, pdf)
+        if self.on_staged is not None:
+            self.on_staged(staged)
         row = IssuedReport(
             report_no=report_no,
             verify_code=code,
@@ -173,7 +219,7 @@ class ReportService:
             signature=signed.signature,
             key_id=signed.key_id,
             pdf_sha256=hashlib.sha256(pdf).hexdigest(),
-            pdf_path=str(path.relative_to(self.reports_dir)),
+            pdf_path=str(final.relative_to(self.reports_dir)),
             user_id=user_id,
             channel=channel,
             request_id=request_id,
@@ -185,11 +231,14 @@ class ReportService:
             except IntegrityError:
                 # Only the request id can collide: the racing call won, and its report is the answer.
                 await session.rollback()
-                path.unlink()
+                staged.unlink()
                 winner = await self._by_request(request_id) if request_id is not None else None
                 if winner is None:
                     raise
                 return winner
+        # Any other failure leaves the staged file: whether the commit happened is then unknown,
+        # and the next start's clean-up asks the database.
+        await asyncio.to_thread(_publish, staged, final, pdf)
         log.info("report issued", extra={"report_no": report_no, "records": len(report.items)})
         return Issued(row, pdf)
 
@@ -199,22 +248,105 @@ class ReportService:
             row = result.first()
         return Issued(row, self.pdf_bytes(row)) if row is not None else None
 
-    def _store_pdf(self, report_no: str, issued_at: datetime, pdf: bytes) -> Path:
-        folder = self.reports_dir / f"{issued_at:%Y}" / f"{issued_at:%m}"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{report_no}.pdf"
-        # O_EXCL: an issued file is never replaced.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pdf)
-        return path
+    def _final_path(self, report_no: str, issued_at: datetime) -> Path:
+        return self.reports_dir / f"{issued_at:%Y}" / f"{issued_at:%m}" / f"{report_no}{FINAL_SUFFIX}"
+
+    def _stage_pdf(self, final: Path, pdf: bytes) -> Path:
+        """Write the PDF under this process's staged name and make it durable before the commit."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staged = final.with_name(f"{_report_no_of(final)}.{self.processes.current_id}{STAGED_SUFFIX}")
+        _write_new(staged, pdf)
+        _fsync_dir(final.parent)
+        return staged
+
+    async def remove_leftovers(self) -> Leftovers:
+        """Start-up: staged files and final PDFs that no committed row claims are removed.
+
+        A staged file whose row *was* committed (crash after the commit, before the rename)
+        is renamed to its final name instead; one whose owner process is alive is in flight
+        and left alone.
+        """
+        staged, finals = await asyncio.to_thread(self._scan)
+        numbers = sorted({_report_no_of(p) for p in staged} | {_report_no_of(p) for p in finals})
+        committed = await self._committed_paths(numbers)
+        now = datetime.now(UTC)
+        alive = {owner: await self.processes.is_alive(owner, now) for owner in {_owner_of(p) for p in staged}}
+        done = await asyncio.to_thread(self._settle, staged, finals, committed, alive)
+        log.info(
+            "report files checked",
+            extra={
+                "removed_staged": done.removed_staged,
+                "removed_orphans": done.removed_orphans,
+                "published": done.published,
+            },
+        )
+        return done
+
+    def _scan(self) -> tuple[list[Path], list[Path]]:
+        staged, finals = [], []
+        if self.reports_dir.is_dir():
+            for path in self.reports_dir.rglob("*"):
+                if path.name.endswith(STAGED_SUFFIX):
+                    staged.append(path)
+                elif path.name.endswith(FINAL_SUFFIX):
+                    finals.append(path)
+        return staged, finals
+
+    async def _committed_paths(self, numbers: list[str]) -> set[str]:
+        table = IssuedReport.__table__
+        paths: set[str] = set()
+        async with self.sessions() as session:
+            for at in range(0, len(numbers), _CLEAN_UP_BATCH):
+                chunk = numbers[at : at + _CLEAN_UP_BATCH]
+                result = await session.exec(select(table.c.pdf_path).where(table.c.report_no.in_(chunk)))
+                paths.update(result.all())
+        return paths
+
+    def _settle(
+        self, staged: list[Path], finals: list[Path], committed: set[str], alive: dict[str, bool]
+    ) -> Leftovers:
+        removed_staged = removed_orphans = published = 0
+        for path in staged:
+            if alive[_owner_of(path)]:
+                continue
+            final = path.parent / f"{_report_no_of(path)}{FINAL_SUFFIX}"
+            if str(final.relative_to(self.reports_dir)) in committed and not final.exists():
+                path.rename(final)
+                _fsync_dir(final.parent)
+                published += 1
+            else:
+                path.unlink()
+                removed_staged += 1
+        for path in finals:
+            if str(path.relative_to(self.reports_dir)) not in committed:
+                path.unlink()
+                removed_orphans += 1
+        return Leftovers(removed_staged, removed_orphans, published)
 
     async def find(self, report_no: str, code: str) -> IssuedReport | None:
-        """The report only when number and code both match; callers answer both misses alike."""
-        row = await self.get(report_no)
-        if row is None or not hmac.compare_digest(row.verify_code.encode(), normalize_code(code).encode()):
+        """The report only when number and code both match; callers answer both misses alike.
+
+        Every path does the same work before answering "no": one code comparison, against the
+        stored code or, when the number names no report, against `_NO_CODE`; and the query
+        fetches only the code, so a row that exists costs no more to read than one that does
+        not (the full row is read only once the code matched). A malformed number (bad check
+        character) still skips the database: its check character is public arithmetic, so
+        the shorter path tells a caller only what the caller could compute, never whether a
+        report exists, and garbage costs the database nothing.
+        """
+        stored = await self._stored_code(report_no)
+        matches = self.compare_codes((stored or _NO_CODE).encode(), normalize_code(code).encode())
+        if stored is None or not matches:
             return None
-        return row
+        return await self.get(report_no)
+
+    async def _stored_code(self, report_no: str) -> str | None:
+        if not is_valid_report_no(report_no):
+            return None
+        table = IssuedReport.__table__
+        async with self.sessions() as session:
+            result = await session.exec(select(table.c.verify_code).where(table.c.report_no == report_no))
+            return result.one_or_none()
 
     async def get(self, report_no: str) -> IssuedReport | None:
         """Malformed numbers (bad check character) never reach the database."""
@@ -232,7 +364,18 @@ class ReportService:
         )
 
     def pdf_bytes(self, row: IssuedReport) -> bytes:
-        return (self.reports_dir / row.pdf_path).read_bytes()
+        """The issued bytes, also in the moment between a row's commit and its file's rename."""
+        final = self.reports_dir / row.pdf_path
+        try:
+            return final.read_bytes()
+        except FileNotFoundError:
+            pass
+        for staged in final.parent.glob(f"{_report_no_of(final)}.*{STAGED_SUFFIX}"):
+            try:
+                return staged.read_bytes()
+            except FileNotFoundError:
+                continue  # renamed meanwhile: the final name has it now
+        return final.read_bytes()
 
     def is_intact(self, row: IssuedReport) -> bool:
         """Signature still valid for the stored content and the stored PDF is the issued one."""
@@ -245,26 +388,73 @@ class ReportService:
         return signature_ok and pdf_ok
 
 
+def _write_new(path: Path, data: bytes) -> None:
+    """Create `path` with `data`, durably; O_EXCL: an issued file is never written over."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _publish(staged: Path, final: Path, pdf: bytes) -> None:
+    """Give a committed report's file its final name (durably)."""
+    try:
+        staged.rename(final)
+    except FileNotFoundError:
+        # Another process's clean-up took this one for dead (no heartbeat for three intervals)
+        # and published the file itself, or removed it: the row is committed, so make sure the
+        # final name holds the bytes, which this process still has.
+        log.warning("staged report file vanished before its rename", extra={"path": str(final)})
+        with contextlib.suppress(FileExistsError):
+            _write_new(final, pdf)
+    _fsync_dir(final.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """A new or renamed directory entry survives a power cut only once the directory is synced."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _report_no_of(path: Path) -> str:
+    return path.name.split(".", 1)[0]
+
+
+def _owner_of(staged: Path) -> str:
+    return staged.name.removesuffix(STAGED_SUFFIX).partition(".")[2]
+
+
 REPORTS = web.AppKey("reports", ReportService)
 
 
 async def report_service_context(app: web.Application) -> AsyncIterator[None]:
-    """Keys on first start; render workers start and warm up in the background right away.
+    """Keys on first start, this process registered, leftovers cleaned; render workers warm up.
 
     Start-up does not wait for the warm-up (about a second per worker), so the service answers
-    at once, yet the workers are warm well before anyone has finished a report dialog.
+    at once, yet the workers are warm well before anyone has finished a report dialog. It does
+    wait for the clean-up, so no file of an interrupted issue outlives a restart.
     """
     settings = app[SETTINGS]
     keys = KeyStore(settings.data_dir)
     keys.ensure()
+    processes = ServiceProcesses(app[SESSIONS])
+    await processes.register()
     pool = create_pool(settings.render_workers)
-    service = ReportService(app[SESSIONS], keys, pool, settings.data_dir, settings.base_url)
+    service = ReportService(
+        app[SESSIONS], keys, pool, settings.data_dir, settings.base_url, processes=processes
+    )
+    await service.remove_leftovers()
     service.start_warming(settings.render_workers)
     app[REPORTS] = service
     yield
     service.stop_warming()
     # Do not block the loop on a worker still warming up or rendering: it exits when done.
     pool.shutdown(wait=False, cancel_futures=True)
+    await processes.stop()
 
 
 async def _warm(pool: Executor, workers: int) -> None:

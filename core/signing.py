@@ -87,7 +87,11 @@ def verify_content(
 
 def parse_envelope(data: bytes) -> SignedContent:
     """Read an envelope (or the verification page's JSON, which carries the same three fields)."""
-    obj = json.loads(data.decode("utf-8"))
+    return envelope_from(json.loads(data.decode("utf-8")))
+
+
+def envelope_from(obj: Any) -> SignedContent:
+    """The envelope in an already parsed JSON value; ValueError when it is none."""
     if not isinstance(obj, dict) or not all(k in obj for k in ("content", "key_id", "signature")):
         raise ValueError("not a signed report envelope")
     if obj.get("alg", ALGORITHM) != ALGORITHM:

@@ -234,3 +234,20 @@ class OutboxMessage(SQLModel, table=True):
     recipient: str
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
+
+
+class ServiceProcess(SQLModel, table=True):
+    """A service process that can own work in flight (a report being issued), with its heartbeat.
+
+    A conversation left at "issuing" names the process that began it; the next message resumes
+    at once when that process is stopped, unknown, gone from its host or silent for three beats.
+    """
+
+    __tablename__ = "service_process"
+
+    id: str = Field(primary_key=True, max_length=32)
+    pid: int
+    host: str = Field(max_length=255)
+    started_at: datetime
+    heartbeat_at: datetime = Field(index=True)
+    stopped_at: datetime | None = None

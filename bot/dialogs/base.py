@@ -20,6 +20,7 @@ from bot.sms import SmsSender
 from core.records import china_today
 from core.throttle import Counter, Scope, SentCodes, ThrottleLimits
 from storage.chat.store import BoundEntity, EntityRow, IssuedRow
+from storage.processes import LOCAL_PROCESS, ProcessRegistry
 
 #: How many steps 返回 can go back.
 HISTORY_LIMIT = 20
@@ -125,6 +126,8 @@ class Services:
     issuer: Issuer
     binding_days: int = 30
     limits: ThrottleLimits = field(default_factory=ThrottleLimits)
+    #: Who owns a report being issued, and whether it can still finish (storage.processes).
+    processes: ProcessRegistry = LOCAL_PROCESS
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 
 from bot.dialogs.base import Ctx, Inbound
 from bot.dialogs.report import deliver
-from core.report_identity import normalize_report_no
+from core.report_identity import is_valid_report_no, normalize_report_no
 
 NAME = "my_reports"
 TITLE = "我的报告"
@@ -43,12 +43,13 @@ async def prompt(ctx: Ctx) -> None:
 
 
 async def handle(ctx: Ctx, message: Inbound) -> None:
+    """A tapped or typed report number; anything else (unknown, another user's) is not found."""
     if message.name == "report":
-        wanted = message.arg
+        wanted = normalize_report_no(message.arg)
     else:
         match = _REPORT_NO.search(normalize_report_no(message.text))
         wanted = match.group(0).upper() if match else ""
-    row = await ctx.store.issued(wanted) if wanted else None
+    row = await ctx.store.issued(wanted) if is_valid_report_no(wanted) else None
     bound = {b.uscc for b in await ctx.store.bindings(ctx.user, ctx.now)}
     if row is None or row.uscc not in bound:
         ctx.say("没有在您绑定企业的报告中找到这份报告。")

@@ -5,6 +5,10 @@ dialog never walks a fixed sequence: after each message it asks only for what is
 Issuing is exactly-once across crashes and duplicate deliveries: the confirmation is committed
 as step "issuing" before rendering starts, and a resumed conversation first looks for the
 report that confirmation already produced (see `resume_issuing`).
+
+Action payloads come from clients and are checked like typed text: one that names no option
+of the current step (`domain:abc`, `domain:999`, `period:garbage`, another user's entity) gets
+a polite answer and the step asked again, never an exception.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ from core.report import ReportError, check_entity, cn_date
 NAME = "report"
 TITLE = "开具信用报告"
 
-#: How long a confirmation being rendered blocks a second worker from rendering it again.
+#: How long a confirmation being rendered by a process that is still alive blocks rendering it
+#: again; an owner that is stopped, unknown or silent is not waited for at all.
 ISSUE_LEASE = timedelta(seconds=60)
+
+_DOMAIN_NUMBERS = frozenset(d.number for d in DOMAINS)
 
 HELP = {
     "entity": "请选择要为哪家企业开具报告；也可以绑定新的企业。",
@@ -67,8 +74,7 @@ async def handle(ctx: Ctx, message: Inbound) -> None:
     if step == "entity":
         await _on_entity(ctx, message)
     elif step == "ambiguous" and message.name == "domain":
-        _resolve_ambiguous(ctx, [int(message.arg)])
-        await advance(ctx)
+        await _on_ambiguous_action(ctx, message)
     elif step == "confirm" and message.name == "confirm":
         await _on_confirm_action(ctx, message.arg)
     elif step == "confirm" and is_yes(message):
@@ -233,31 +239,62 @@ async def _on_period_action(ctx: Ctx, phrase: str) -> None:
     if phrase == "custom":
         ctx.say("请直接输入报告期间，例如“2023年3月至2024年6月”“2023.3-2024.6”或“从2022年8月1日至今”。")
         return
-    period = parse_period(phrase, ctx.today)
+    try:
+        period = parse_period(phrase, ctx.today)
+    except PeriodError as error:
+        ctx.say(error.message)
+        await prompt(ctx)
+        return
     if period is None:
+        ctx.say("抱歉，没有识别出所选的时间范围，请重新选择或直接输入。")
         await prompt(ctx)
         return
     _take_period(ctx, period)
     await advance(ctx)
 
 
-async def _on_domains_action(ctx: Ctx, message: Inbound) -> None:
-    """`domains:all`, `domains:5,9,13`, or multi-select parts `domain:5|domain:9` (see chat_api)."""
+def _action_domains(action: str) -> set[int] | None:
+    """`domains:all`, `domains:5,9,13` or multi-select parts `domain:5|domain:9` (see chat_api).
+
+    None when any part names no domain: a payload half understood is not acted on.
+    """
     numbers: set[int] = set()
-    for part in message.action.split("|"):
+    for part in action.split("|"):
         name, _, arg = part.partition(":")
         if name == "domains" and arg == "all":
-            numbers.update(d.number for d in DOMAINS)
-        else:
-            numbers.update(int(n) for n in arg.split(",") if n.strip().isdigit())
-    numbers &= {d.number for d in DOMAINS}
+            numbers.update(_DOMAIN_NUMBERS)
+            continue
+        if name not in ("domain", "domains"):
+            return None
+        for item in arg.split(","):
+            item = item.strip()
+            if not (item.isascii() and item.isdigit()) or int(item) not in _DOMAIN_NUMBERS:
+                return None
+            numbers.add(int(item))
+    return numbers
+
+
+async def _on_domains_action(ctx: Ctx, message: Inbound) -> None:
+    numbers = _action_domains(message.action)
     if not numbers:
-        ctx.say("请至少选择一个领域。")
-        await _ask(ctx, "domains")
+        ctx.say("抱歉，没有识别出所选的领域，请重新选择，至少选择一个领域。")
+        await prompt(ctx)
         return
     ctx.data.pop("ambiguous", None)
     ctx.data.pop("partial", None)
     ctx.data["domains"] = sorted(numbers)
+    await advance(ctx)
+
+
+async def _on_ambiguous_action(ctx: Ctx, message: Inbound) -> None:
+    """A tap on one of the meanings offered for the ambiguous word, and nothing else."""
+    numbers = _action_domains(message.action)
+    offered = set(ctx.data["ambiguous"][0][1])
+    if not numbers or not numbers <= offered:
+        ctx.say("抱歉，所选的不是下面列出的领域之一，请从下面的选项中选择。")
+        await prompt(ctx)
+        return
+    _resolve_ambiguous(ctx, sorted(numbers))
     await advance(ctx)
 
 
@@ -270,6 +307,8 @@ async def _on_confirm_action(ctx: Ctx, what: str) -> None:
         ctx.data.pop("end", None)
     elif what == "domains":
         ctx.data.pop("domains", None)
+    else:
+        ctx.say("抱歉，没有识别出您的选择，请点选下面的按钮。")
     await advance(ctx)
 
 
@@ -338,7 +377,11 @@ def begin_issuing(ctx: Ctx) -> None:
     service returns the report a crashed or slow attempt already issued instead of a second one.
     """
     request_id = (ctx.data.get("issue") or {}).get("request_id") or uuid.uuid4().hex
-    ctx.data["issue"] = {"request_id": request_id, "lease": (ctx.now + ISSUE_LEASE).isoformat()}
+    ctx.data["issue"] = {
+        "request_id": request_id,
+        "owner": ctx.services.processes.current_id,
+        "lease": (ctx.now + ISSUE_LEASE).isoformat(),
+    }
     if ctx.step != "issuing":
         ctx.goto("issuing")
     ctx.say("好的，正在为您生成报告，请稍候……")
@@ -374,8 +417,17 @@ async def finish_issuing(ctx: Ctx, outcome: Any) -> None:
 
 
 async def resume_issuing(ctx: Ctx) -> None:
-    """A message while (or after) a confirmation was being rendered, possibly by a crashed process."""
-    if ctx.now < datetime.fromisoformat(ctx.data["issue"]["lease"]):
+    """A message while (or after) a confirmation was being rendered, possibly by a crashed process.
+
+    The process that began rendering (`owner`) is waited for only while it is alive and its
+    lease runs: one killed, stopped or silent for three heartbeats will never finish, so the
+    render starts again at once (the request id makes that return any report it did issue).
+    The lease still bounds the wait for a live owner whose render was lost without its process.
+    """
+    issue = ctx.data["issue"]
+    owner = issue.get("owner")
+    alive = owner is not None and await ctx.services.processes.is_alive(owner, ctx.now)
+    if alive and ctx.now < datetime.fromisoformat(issue["lease"]):
         await _ask(ctx, "issuing")
         return
     begin_issuing(ctx)

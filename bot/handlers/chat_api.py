@@ -126,6 +126,7 @@ async def _chat_context(app: web.Application) -> AsyncIterator[None]:
         issuer=ServiceIssuer(app[REPORTS]),
         binding_days=settings.binding_days,
         limits=settings.limits,
+        processes=app[REPORTS].processes,
     )
     engine = Engine(backend_for(app[ENGINE]), services)
     app[CHAT_ENGINE] = engine

@@ -1,8 +1,8 @@
 """The aiohttp application and the server that runs it: wiring only.
 
 Each channel registers its own routes via `setup(app)`. Around them: `errors.middleware` (every
-failure becomes our Chinese answer), then `body_limits.middleware` (per-route body sizes, no
-compressed bodies). `serve` runs the application the way `creditbot serve` does, on a server
+failure becomes our Chinese answer), then `request_guard.middleware` (clean URLs, per-route body
+sizes, no compressed bodies). `serve` runs the application the way `creditbot serve` does, on a server
 whose connection handler answers even malformed HTTP in Chinese (`ServiceRunner`).
 """
 
@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.appkeys import ENGINE, HASH_SECRET, SESSIONS, SETTINGS
 from bot.config import Settings
-from bot.handlers import body_limits, chat_api, departments, dev, errors, report_users, webchat
+from bot.handlers import chat_api, departments, dev, errors, report_users, request_guard, webchat
 from storage.db import create_engine, session_factory, upgrade
 from storage.demo import ensure_demo_data
 from storage.secrets import load_or_create_secret
@@ -50,10 +50,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = web.Application(
-        client_max_size=body_limits.DEFAULT_LIMIT,
+        client_max_size=request_guard.DEFAULT_LIMIT,
         # Request bodies stay as sent: a compressed one is refused, never inflated.
         handler_args={"auto_decompress": False},
-        middlewares=[errors.middleware, body_limits.middleware],
+        middlewares=[errors.middleware, request_guard.middleware],
     )
     app[SETTINGS] = settings
     app[HASH_SECRET] = load_or_create_secret(settings.data_dir)
@@ -64,9 +64,9 @@ def create_app(settings: Settings) -> web.Application:
     dev.setup(app, settings.demo)
     webchat.setup(app)
     app.router.add_get("/healthz", healthz)
-    body_limits.limit_body(app, chat_api.ROUTE, chat_api.MAX_BODY)
-    body_limits.limit_body(app, departments.ROUTE, DEPARTMENT_BATCH_LIMIT)
-    body_limits.limit_body(app, report_users.CHECK_ROUTE, report_users.MAX_UPLOAD)
+    request_guard.limit_body(app, chat_api.ROUTE, chat_api.MAX_BODY)
+    request_guard.limit_body(app, departments.ROUTE, DEPARTMENT_BATCH_LIMIT)
+    request_guard.limit_body(app, report_users.CHECK_ROUTE, report_users.MAX_UPLOAD)
     return app
 
 

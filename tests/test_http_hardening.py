@@ -235,6 +235,23 @@ async def test_an_unknown_expect_header_gets_chinese_json(served: Served) -> Non
     assert (error["code"], error["message"]) == ("expectation_failed", "不支持请求头 Expect 中的要求。")
 
 
+async def test_a_nul_character_in_the_url_gets_400(served: Served) -> None:
+    """PostgreSQL cannot compare text holding U+0000: `/dev/outbox?user=%00` was a 500 there."""
+    expected = ("invalid_url", "网址中含有空字符（%00），请检查网址是否正确。")
+    for url in (
+        "/dev/outbox?user=%00",
+        "/v/%00",
+        "/v/RPT20240101000001?code=%00",
+        "/v/RPT20240101000001/qr.svg?code=A%00",
+        "/r/RPT20240101000001.pdf?code=%00",
+        "/api/nope?x=%00",
+    ):
+        response = await served.session.get(url, headers={"Accept": "application/json"})
+        await assert_error(response, 400, expected)
+    page = await served.session.get("/v/%00?code=x", headers={"Accept": "text/html"})
+    assert page.status == 400 and expected[1] in await page.text()
+
+
 async def test_unknown_routes_and_methods(served: Served) -> None:
     await assert_error(await served.session.get("/api/nope"), 404, NOT_FOUND)
     response = await served.session.get("/nope", headers={"Accept": "application/json"})

@@ -9,7 +9,7 @@ Chinese page. Three places can produce an error, and all three end here:
 - aiohttp answers before any middleware runs (the HTTP parser rejects an over-long URL or
   header, an `Expect` header fails): `LocalizedRequestHandler` replaces aiohttp's English text,
   which would otherwise echo the rejected input back;
-- the body guard and the JSON reader refuse a body (see `bot.handlers.body_limits`).
+- the body guard and the JSON reader refuse a body (see `bot.handlers.request_guard`).
 
 The input is never echoed and never logged: requests can carry ID numbers and phone numbers.
 """

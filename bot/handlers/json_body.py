@@ -13,7 +13,7 @@ body gets the same 400 everywhere instead of a 500 from somewhere deep inside:
   same bound holds for floats);
 - no NUL character in any string or key: PostgreSQL text cannot hold U+0000.
 
-The size of the body is bounded before it is read (`bot.handlers.body_limits`).
+The size of the body is bounded before it is read (`bot.handlers.request_guard`).
 """
 
 from __future__ import annotations

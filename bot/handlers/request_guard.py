@@ -1,4 +1,8 @@
-"""Request bodies are bounded per route and never compressed, checked before a handler reads them.
+"""What every request must satisfy before a handler sees it: a clean URL, a bounded, plain body.
+
+A URL may not carry a NUL character (`%00`): no address of ours has one, and PostgreSQL cannot
+compare text containing it, so a report number or code holding one would fail as a 500.
+
 
 A chat message needs a few kilobytes, a department batch of 10,000 records some megabytes and
 an uploaded report PDF up to 20 MB; one application-wide limit would let anyone send 20 MB to
@@ -53,6 +57,8 @@ def _limit(request: web.Request) -> int:
 
 @web.middleware
 async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if "\x00" in request.path or "\x00" in request.query_string:
+        return error_response(request, 400, "invalid_url", "网址中含有空字符（%00），请检查网址是否正确。")
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         return error_response(

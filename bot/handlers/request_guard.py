@@ -71,7 +71,9 @@ async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     declared = request.content_length
     if declared is not None and declared > limit:
         return too_large(request, limit)
+    if limit != request.client_max_size:
+        request = request.clone(client_max_size=limit)
     try:
-        return await handler(request.clone(client_max_size=limit))
+        return await handler(request)
     except web.HTTPRequestEntityTooLarge:
         return too_large(request, limit)

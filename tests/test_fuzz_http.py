@@ -3,7 +3,8 @@
 Bodies are JSON of any shape and any Unicode, including lone surrogates (escaped as `\\ud800`
 by `json.dumps`, or written raw with `surrogatepass`), NaN/Infinity, huge integers and deep
 nesting, plus plain bytes. Chat messages are mostly well formed, from a few users so that
-their conversations move on from step to step, with texts and actions the dialogs know.
+their conversations move on from step to step, with texts and actions the dialogs know; one
+user has verified their identity first, so that the report dialog gets fuzzed as well.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from core.intake import HEADERS, IntakeKind
+from tests.chat_client import ChatClient, http_sender
 from tests.intake_rows import row
 from tests.served_app import CHAT, DEPT, Served, served_app
 
@@ -132,6 +134,35 @@ def dept_batches() -> st.SearchStrategy[Any]:
     return st.one_of(well_formed, well_formed, well_formed, JSON_VALUES)
 
 
+VERIFIED = "fuzz-verified"
+#: Words and taps of the report dialog, far more often than noise, so that walks go deep.
+#: Issuing itself is left out: it renders a PDF, which takes seconds.
+DIALOG_WORDS = st.sampled_from(
+    [
+        *("近一年", "近三年", "2023年3月至2024年6月", "全部领域", "除了税务都要"),
+        *("卫建", "安全", "环保和卫建", "返回", "取消", "帮助", "是", "否"),
+    ]
+)
+DIALOG_TAPS = st.sampled_from(
+    [
+        *("back", "cancel", "help", "yes", "no", "period:近一年", "period:custom", "domains:all"),
+        *("domain:7", "domain:10", "domain:5|domain:9", "domains:5,9,13", "confirm:period"),
+        *("confirm:domains", "resume:continue", "switch:yes", "switch:no"),
+    ]
+)
+NAMES = ["menu", "uscc", "code", "entity", "period", "domains", "domain"]
+NAMES += ["confirm", "report", "switch", "resume"]
+TALK = st.one_of(DIALOG_WORDS, DIALOG_WORDS, DIALOG_WORDS, TEXT)
+NAMED = st.builds(lambda name, argument: f"{name}:{argument}", st.sampled_from(NAMES), TEXT)
+MOVES = st.one_of(DIALOG_TAPS, DIALOG_TAPS, NAMED)
+TURNS = st.lists(
+    st.fixed_dictionaries({"user": st.just(VERIFIED), "text": TALK})
+    | st.fixed_dictionaries({"user": st.just(VERIFIED), "action": MOVES}),
+    min_size=5,
+    max_size=25,
+)
+
+
 @st.composite
 def encoded(draw: st.DrawFn, values: st.SearchStrategy[Any]) -> bytes:
     """JSON text of a value, escaped or raw, sometimes nested deeply, or just bytes."""
@@ -164,6 +195,19 @@ async def served(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Serve
         yield served
 
 
+@pytest.fixture
+async def verified(served: Served) -> Served:
+    """`VERIFIED` has passed the identity check for a demo business and may ask for reports."""
+    chat = ChatClient(http_sender(served.session), VERIFIED)
+    await chat.say("91140105MA0CLEAN1W")
+    await chat.tap("是")
+    await chat.say("赵清源")
+    await chat.say("150030")
+    outbox = await (await served.session.get("/dev/outbox", params={"user": VERIFIED})).json()
+    (await chat.say(re.search(r"\d{6}", outbox["messages"][-1]["text"]).group(0))).says("身份核验成功")
+    return served
+
+
 @FUZZ
 @given(body=encoded(chat_messages()))
 async def test_fuzz_chat(served: Served, body: bytes) -> None:
@@ -174,3 +218,13 @@ async def test_fuzz_chat(served: Served, body: bytes) -> None:
 @given(body=encoded(dept_batches()))
 async def test_fuzz_department_api(served: Served, body: bytes) -> None:
     await check(served, DEPT, body, served.dept_headers)
+
+
+@settings(FUZZ, max_examples=80)  # 80 walks of 5-25 turns: some 1,200 messages, deep into the dialog
+@given(turns=TURNS)
+async def test_fuzz_a_verified_conversation(verified: Served, turns: list[dict[str, Any]]) -> None:
+    """Each example starts the report dialog afresh, so that a failure replays and shrinks."""
+    start = [{"user": VERIFIED, "text": "重新开始"}, {"user": VERIFIED, "text": "开报告"}]
+    for turn in start + turns:
+        body = json.dumps(turn, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        await check(verified, CHAT, body, {"Content-Type": "application/json"})

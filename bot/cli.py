@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from types import ModuleType
+from typing import Any
 
 from bot.config import Settings
 from bot.logs import configure_logging
@@ -20,18 +22,19 @@ from storage.db import create_engine, upgrade
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import create_app, serve
 
     settings = Settings.from_env()
     mode = "demo" if settings.demo else "production"
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        print=lambda _: logging.getLogger("creditbot").info(
-            "listening on http://%s:%s (%s mode)", settings.host, settings.port, mode
-        ),
-    )
+
+    def ready(addresses: list[Any]) -> None:
+        for host, port, *_ in addresses:
+            logging.getLogger("creditbot").info("listening on http://%s:%s (%s mode)", host, port, mode)
+
+    # serve() instead of web.run_app: run_app builds a plain AppRunner, whose connections would
+    # answer malformed HTTP in aiohttp's English.
+    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
+        asyncio.run(serve(create_app(settings), settings.host, settings.port, ready))
     return 0
 
 

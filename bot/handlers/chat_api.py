@@ -19,8 +19,9 @@ Response `200 {"replies": [...]}`, each reply one of::
     {"type": "image", "text": "...", "url": "..."}
     {"type": "link", "text": "...", "url": "..."}
 
-Errors: `400 {"error": {"code", "message"}}` for a malformed request and `401` (same shape)
-without a valid session outside demo mode; messages are Chinese, fit to show to the user.
+Errors: `400 {"error": {"code", "message"}}` for a malformed request (see `bot.handlers.json_body`
+for what a body may hold), `401` (same shape) without a valid session outside demo mode, `413`
+for a body over 64 KB and `415` for a compressed one; messages are Chinese, fit to show to the user.
 
 Actions: a client sends an option's `action` back unchanged; typing an option's label has the
 same effect. Payloads are `name` or `name:argument`:
@@ -36,7 +37,6 @@ The compact form `domains:5,9,13` is accepted as well.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -48,6 +48,7 @@ from bot.chat_issuer import ServiceIssuer
 from bot.clock import system_clock
 from bot.dialogs.base import Services
 from bot.engine import Engine
+from bot.handlers.json_body import JsonBodyError, read_json
 from bot.handlers.json_replies import json_error, json_reply
 from bot.reports import REPORTS
 from bot.sms import OutboxSmsSender
@@ -59,6 +60,9 @@ SESSION_VERIFIER = web.AppKey("session_verifier", SessionVerifier)
 
 MAX_TEXT = 2000
 MAX_ID = 128
+#: A message is at most 2,000 characters plus a few ids: 64 KB is ample, and all anyone may send.
+MAX_BODY = 64 * 1024
+ROUTE = "/api/chat"
 
 
 class BadRequestError(Exception):
@@ -94,9 +98,9 @@ def _user(request: web.Request, body: dict[str, Any]) -> str:
 
 async def chat(request: web.Request) -> web.Response:
     try:
-        body = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return json_error("invalid_json", "请求内容不是有效的JSON。")
+        body = await read_json(request, malformed=("invalid_json", "请求内容不是有效的JSON。"))
+    except JsonBodyError as error:
+        return error.response()
     if not isinstance(body, dict):
         return json_error("invalid_request", "请求内容应为JSON对象。")
     try:
@@ -138,4 +142,4 @@ async def _chat_context(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Register after the database and report service contexts: the engine needs both."""
     app.cleanup_ctx.append(_chat_context)
-    app.router.add_post("/api/chat", chat)
+    app.router.add_post(ROUTE, chat)

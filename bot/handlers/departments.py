@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.appkeys import ENGINE, HASH_SECRET
 from bot.handlers.dept_openapi import openapi_document
+from bot.handlers.json_body import JsonBodyError, read_json
 from bot.handlers.json_replies import json_error, json_reply
 from core.intake import (
     CORRECT_DOMAIN,
@@ -145,9 +146,9 @@ async def post_records(request: web.Request) -> web.Response:
     if department is None:
         return json_error("invalid_key", status=401, message="API 密钥无效或已停用")
     try:
-        body = await request.json()
-    except ValueError:
-        return json_error("malformed_json", status=400, message="请求体不是合法的 JSON")
+        body = await read_json(request, malformed=("malformed_json", "请求体不是合法的 JSON"))
+    except JsonBodyError as error:
+        return error.response()
     if not isinstance(body, dict):
         return json_error(
             "malformed_body", status=400, message='请求体应为 JSON 对象：{"kind": ..., "records": [...]}'

@@ -12,9 +12,11 @@ import json
 from functools import cache
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
+from aiohttp.http import HttpProcessingError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.handlers.errors import error_response
 from bot.handlers.json_replies import json_error, json_reply
 from bot.ratelimit import RateLimiter
 from bot.reports import REPORTS, report_service_context
@@ -22,8 +24,16 @@ from core.render import TEMPLATES_DIR, qr_svg
 from core.report_identity import normalize_report_no
 from storage.models import IssuedReport
 
+#: An issued report is well under a megabyte; 20 MB leaves room for a re-saved or scanned copy.
+MAX_UPLOAD = 20 * 1024 * 1024
+CHECK_ROUTE = "/v/{report_no}/check"
+_READ_SIZE = 256 * 1024
+_HASH_BLOCK = 1024 * 1024
+
 NOT_FOUND_MESSAGE = "未找到该报告，或核验码不正确。请核对报告编号和核验码（见报告首页）。"
 LIMITED_MESSAGE = "查询过于频繁，请稍后再试。"
+NO_FILE_MESSAGE = "请以 multipart 表单字段 file 上传 PDF 文件。"
+MALFORMED_UPLOAD_MESSAGE = "上传的表单不完整或格式有误，请重新选择 PDF 文件上传。"
 
 LIMITER = web.AppKey("report_rate_limiter", RateLimiter)
 
@@ -51,9 +61,7 @@ def _not_found(request: web.Request, report_no: str) -> web.Response:
 @web.middleware
 async def _rate_limit(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path.startswith(("/v/", "/r/")) and not request.app[LIMITER].allow(request.remote or ""):
-        if _wants_json(request) or request.method == "POST":
-            return json_error("rate_limited", LIMITED_MESSAGE, status=429)
-        return web.Response(status=429, text=LIMITED_MESSAGE, content_type="text/plain", charset="utf-8")
+        return error_response(request, 429, "rate_limited", LIMITED_MESSAGE)
     return await handler(request)
 
 
@@ -107,23 +115,51 @@ async def qr_code(request: web.Request) -> web.Response:
     )
 
 
+async def _upload_digest(request: web.Request) -> str | None:
+    """SHA-256 of the form field `file` (None if the form has none), reading at most MAX_UPLOAD bytes.
+
+    The body limit also holds for a chunked upload, which declares no length up front: every
+    part is read here rather than skipped, so every byte is counted. Hashing runs in a worker
+    thread a megabyte at a time (hashlib releases the GIL), so a 20 MB upload does not hold
+    up the chat or /healthz.
+    """
+    reader = await request.multipart()
+    digest: Any = None
+    received = 0
+    async for part in reader:
+        if not isinstance(part, BodyPartReader):
+            raise ValueError("nested multipart")
+        target = hashlib.sha256() if part.name == "file" and digest is None else None
+        block = bytearray()
+        while chunk := await part.read_chunk(_READ_SIZE):
+            received += len(chunk)
+            if received > MAX_UPLOAD:
+                raise web.HTTPRequestEntityTooLarge(MAX_UPLOAD, received)
+            if target is not None:
+                block += chunk
+                if len(block) >= _HASH_BLOCK:
+                    full, block = block, bytearray()
+                    await asyncio.to_thread(target.update, full)
+        if target is not None:
+            await asyncio.to_thread(target.update, block)
+            digest = target
+    return None if digest is None else digest.hexdigest()
+
+
 async def check_upload(request: web.Request) -> web.Response:
     """Byte-for-byte comparison with the issued file; 'no match' looks the same for unknown numbers."""
     report_no = normalize_report_no(request.match_info["report_no"])
-    digest = hashlib.sha256()
-    received = False
-    if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        async for part in reader:
-            if getattr(part, "name", None) == "file":
-                received = True
-                while chunk := await part.read_chunk():  # type: ignore[union-attr]
-                    digest.update(chunk)
-                break
-    if not received:
-        return json_error("bad_request", "请以 multipart 表单字段 file 上传 PDF 文件。")
+    if not request.content_type.startswith("multipart/"):
+        return json_error("bad_request", NO_FILE_MESSAGE)
+    try:
+        sha256 = await _upload_digest(request)
+    except (ValueError, HttpProcessingError):
+        # No boundary, a truncated body, broken part headers: the form never arrived whole.
+        return json_error("malformed_upload", MALFORMED_UPLOAD_MESSAGE)
+    if sha256 is None:
+        return json_error("bad_request", NO_FILE_MESSAGE)
     row = await request.app[REPORTS].get(report_no)
-    match = row is not None and row.pdf_sha256 == digest.hexdigest()
+    match = row is not None and row.pdf_sha256 == sha256
     message = "上传文件与出具的报告完全一致。" if match else "上传文件与出具的报告不一致，或报告不存在。"
     if "text/html" in request.headers.get("Accept", ""):
         return _page(200, state="check", report_no=report_no, match=match, message=message)
@@ -152,6 +188,6 @@ def setup(app: web.Application, per_minute: int = 30, burst: int = 20) -> None:
     app.middlewares.append(_rate_limit)
     app.router.add_get("/.well-known/creditbot-keys.json", published_keys)
     app.router.add_get("/v/{report_no}", verify)
-    app.router.add_post("/v/{report_no}/check", check_upload)
+    app.router.add_post(CHECK_ROUTE, check_upload)
     app.router.add_get("/v/{report_no}/qr.svg", qr_code)
     app.router.add_get(r"/r/{report_no:[A-Za-z0-9]+}.pdf", download)

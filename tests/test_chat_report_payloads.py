@@ -127,3 +127,25 @@ async def test_my_reports_finds_only_this_users_reports(world: ChatWorld) -> Non
         assert replies.labels() == [o for o in replies.labels() if o.startswith(mine)], action
         replies.never_says(theirs)
     (await owner.act(f"report:{mine.lower()}")).report()
+
+
+async def test_back_to_an_answered_ambiguity_asks_for_what_is_missing(world: ChatWorld) -> None:
+    chat = await _bound(world)
+    await chat.say("开报告")
+    await chat.say("近一年")
+    await chat.say("安全和税务")
+    safety = domain_by_name("应急管理（安全生产）").number
+    (await chat.act(f"domain:{safety}")).says("请确认报告信息")
+    back = await chat.say("返回")
+    assert back.text.splitlines()[0] == "好的，回到上一步。"
+    back.says_line("领域：应急管理（安全生产）、税务")
+
+
+async def test_back_after_withdrawing_the_period_asks_for_the_period(world: ChatWorld) -> None:
+    chat = await _bound(world)
+    await chat.say("开报告")
+    await chat.say("除了税务都要")
+    (await chat.say("2023年3月至2024年6月")).says("请确认报告信息")
+    (await chat.act("confirm:period")).says(PERIOD)
+    back = await chat.act("back")
+    assert _texts(back) == ["好的，回到上一步。", PERIOD]

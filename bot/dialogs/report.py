@@ -326,7 +326,7 @@ async def _ask(ctx: Ctx, step: str | None) -> None:
                 ("其他时间", "period:custom"),
             ],
         )
-    elif step == "ambiguous":
+    elif step == "ambiguous" and data.get("ambiguous"):
         word, numbers = data["ambiguous"][0]
         options = [(domain_by_number(n).name, f"domain:{n}") for n in numbers]
         ctx.ask(f"“{word}”可能指以下领域，请选择：", options)
@@ -336,7 +336,7 @@ async def _ask(ctx: Ctx, step: str | None) -> None:
             [("全部领域（40个）", "domains:all")],
         )
         ctx.ask("也可以在下面多选：", [(d.name, f"domain:{d.number}") for d in DOMAINS], multi=True)
-    elif step == "confirm":
+    elif step == "confirm" and _SLOTS <= data.keys():
         ctx.ask(
             _summary(data),
             [
@@ -349,7 +349,13 @@ async def _ask(ctx: Ctx, step: str | None) -> None:
     elif step == "issuing":
         ctx.say("您的报告正在生成，请稍候片刻再发送任意消息查看结果。")
     else:
+        # No step, or a step whose answer was already given or withdrawn since (返回 restores a
+        # step with the data as it is now): ask for whatever is missing instead.
         await advance(ctx)
+
+
+#: What the confirmation shows; without any of them it is not yet the confirmation's turn.
+_SLOTS = {"uscc", "name", "start", "end", "domains"}
 
 
 def _summary(data: dict[str, Any]) -> str:

@@ -336,7 +336,7 @@ async def _ask(ctx: Ctx, step: str | None) -> None:
             [("全部领域（40个）", "domains:all")],
         )
         ctx.ask("也可以在下面多选：", [(d.name, f"domain:{d.number}") for d in DOMAINS], multi=True)
-    elif step == "confirm" and _SLOTS <= data.keys():
+    elif step == "confirm" and data.keys() >= _SLOTS:
         ctx.ask(
             _summary(data),
             [

@@ -27,6 +27,7 @@ from bot.appkeys import SESSIONS
 from bot.config import Settings
 from bot.reports import REPORTS, ReportService
 from core.domains import DOMAINS
+from core.periods import Period
 from core.records import RecordKind, RecordStatus, RepairStatus
 from core.render import render_html, warm_up
 from core.report import assemble_report
@@ -108,8 +109,7 @@ async def _same_html(app: web.Application, uscc: str) -> str:
     report = assemble_report(
         entity_info(entity),
         records,
-        START,
-        END,
+        Period(START, END),
         DOMAINS,
         report_no="SX202511200000017",
         issued_at=datetime.now(UTC),
@@ -123,7 +123,7 @@ async def _issue_vs_raw(
     issue_times = []
     for _ in range(runs):
         started = time.perf_counter()
-        await service.issue(uscc, START, END, DOMAINS)
+        await service.issue(uscc, Period(START, END), DOMAINS)
         issue_times.append(time.perf_counter() - started)
     html = await _same_html(app, uscc)
     raw_times = []
@@ -148,7 +148,7 @@ async def _healthz_under_load(base: str, service: ReportService, uscc: str, repo
                 await asyncio.sleep(0.01)
 
     poller = asyncio.create_task(poll())
-    await asyncio.gather(*(service.issue(uscc, START, END, DOMAINS) for _ in range(reports)))
+    await asyncio.gather(*(service.issue(uscc, Period(START, END), DOMAINS) for _ in range(reports)))
     done.set()
     await poller
     return latencies

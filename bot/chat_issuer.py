@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from bot.dialogs.base import ReportLinks
 from bot.reports import ReportService
 from core.domains import domain_by_number
+from core.periods import Period
 
 CHANNEL = "chat"
 
@@ -17,12 +17,11 @@ class ServiceIssuer:
         self.service = service
 
     async def issue(
-        self, user: str, uscc: str, start: date, end: date, domains: list[int], request_id: str
+        self, user: str, uscc: str, period: Period, domains: list[int], request_id: str
     ) -> ReportLinks:
         issued = await self.service.issue(
             uscc,
-            start,
-            end,
+            period,
             [domain_by_number(n) for n in domains],
             user_id=user,
             channel=CHANNEL,

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 from bot.clock import Clock, system_clock
 from bot.dialogs import menu, router
 from bot.dialogs.base import Ctx, Deferred, Inbound, Services, TurnStore, squash
+from bot.dialogs.state import ConversationState, dump_state, load_state
 from bot.replies import Reply
 from storage.chat.turn import DuplicateMessageError, Loaded, VersionConflictError
 
@@ -148,20 +149,29 @@ class Engine:
         async with AsyncExitStack() as held, self.backend.turn(user, msg_id) as turn:
             if turn.loaded.replies is not None:
                 return turn.loaded.replies
-            ctx = self._context(user, now, turn, held, client)
             idle = now - turn.loaded.updated_at if turn.loaded.updated_at else None
             try:
-                await router.dispatch(ctx, _offered_action(turn.loaded.state, message), idle)
+                # A state no release can read fails here, like a dialog bug: the apology resets it.
+                ctx = self._context(user, now, load_state(turn.loaded.state), turn, held, client)
+                await router.dispatch(ctx, _offered_action(ctx.state, message), idle)
             except Exception as error:
                 raise DialogFailedError from error
             _remember_options(ctx.state, ctx.replies)
             # A deferred turn's replies are remembered with the outcome, in `_finish`.
-            await turn.commit(ctx.state, now, ctx.replies, None if ctx.deferred else msg_id)
+            await turn.commit(dump_state(ctx.state), now, ctx.replies, None if ctx.deferred else msg_id)
         if ctx.deferred is None:
             return ctx.replies
         return ctx.replies + await self._finish(user, ctx.deferred, turn.version, msg_id, ctx.replies)
 
-    def _context(self, user: str, now: datetime, turn: Turn, held: AsyncExitStack, client: str) -> Ctx:
+    def _context(
+        self,
+        user: str,
+        now: datetime,
+        state: ConversationState,
+        turn: Turn,
+        held: AsyncExitStack,
+        client: str,
+    ) -> Ctx:
         taken: set[str] = set()
 
         async def hold(*keys: str) -> None:
@@ -171,7 +181,7 @@ class Engine:
                 taken.add(key)
             await turn.store.serialize(fresh)
 
-        return Ctx(user, now, turn.loaded.state, turn.store, self.services, client, hold)
+        return Ctx(user, now, state, turn.store, self.services, client, hold)
 
     async def _apologise(self, user: str, msg_id: str | None, client: str) -> list[Reply]:
         """End the flow whose dialog failed, in a turn of its own; a redelivery gets the same apology."""
@@ -179,11 +189,11 @@ class Engine:
         async with AsyncExitStack() as held, self.backend.turn(user, msg_id) as turn:
             if turn.loaded.replies is not None:
                 return turn.loaded.replies
-            ctx = self._context(user, now, turn, held, client)
-            ctx.end()
+            # A fresh state: the saved one may be what made the dialog fail.
+            ctx = self._context(user, now, ConversationState(), turn, held, client)
             menu.show(ctx, APOLOGY)
             _remember_options(ctx.state, ctx.replies)
-            await turn.commit(ctx.state, now, ctx.replies, msg_id)
+            await turn.commit(dump_state(ctx.state), now, ctx.replies, msg_id)
         return ctx.replies
 
     async def _finish(
@@ -195,30 +205,29 @@ class Engine:
             log.exception("deferred work failed", extra={"user": user})
             outcome = error
         async with AsyncExitStack() as held, self.backend.turn(user, None) as turn:
-            ctx = self._context(user, self.clock(), turn, held, "")
+            ctx = self._context(user, self.clock(), load_state(turn.loaded.state), turn, held, "")
             if turn.loaded.version == version:
                 await deferred.finish(ctx, outcome)
             else:
                 # Another process resumed this conversation meanwhile (lease expired): it answers.
                 ctx.say("您的报告已生成，可在“我的报告”中查看。")
             _remember_options(ctx.state, ctx.replies)
-            await turn.commit(ctx.state, ctx.now, first + ctx.replies, msg_id)
+            await turn.commit(dump_state(ctx.state), ctx.now, first + ctx.replies, msg_id)
         return ctx.replies
 
 
-def _offered_action(state: dict[str, Any], message: Inbound) -> Inbound:
+def _offered_action(state: ConversationState, message: Inbound) -> Inbound:
     """Typing an option's label ("是", "确认开具") means tapping it."""
     if message.action or not message.text:
         return message
-    action = (state.get("offered") or {}).get(squash(message.text))
+    action = state.offered.get(squash(message.text))
     return Inbound(text=message.text, action=action) if action else message
 
 
-def _remember_options(state: dict[str, Any], replies: list[Reply]) -> None:
-    offered = {
+def _remember_options(state: ConversationState, replies: list[Reply]) -> None:
+    state.offered = {
         squash(option["label"]): option["action"]
         for reply in replies
         if reply["type"] == "choices"
         for option in reply["options"]
     }
-    state["offered"] = offered

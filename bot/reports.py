@@ -41,9 +41,10 @@ from bot.appkeys import SESSIONS, SETTINGS
 from bot.keys import KeyStore
 from bot.render_pool import create_pool, render_signed_pdf, start_workers
 from core.domains import Domain
+from core.periods import Period
 from core.records import china_today
 from core.render import verify_url
-from core.report import ReportError, assemble_report, check_entity, check_period, report_content
+from core.report import ReportError, assemble_report, check_entity, report_content
 from core.report_identity import (
     CODE_LENGTH,
     is_valid_report_no,
@@ -161,8 +162,7 @@ class ReportService:
     async def issue(
         self,
         uscc: str,
-        start: date,
-        end: date,
+        period: Period,
         domains: Sequence[Domain],
         *,
         user_id: str | None = None,
@@ -170,6 +170,10 @@ class ReportService:
         request_id: str | None = None,
     ) -> Issued:
         """Assemble, sign, render and store; ReportError carries the Chinese reason for a refusal.
+
+        `period` was validated where it was asked for (`core.periods.validate_period`: a valid
+        period stays valid as days pass). The entity is checked here, at issue time: its
+        false-commitment mark may have been set since the dialog looked.
 
         With a `request_id`, the call is idempotent: a retry (after a crash, or from a second
         process racing the first) gets the report that id already produced.
@@ -183,12 +187,11 @@ class ReportService:
                 raise EntityNotFoundError(f"未找到统一社会信用代码为 {uscc} 的经营主体。")
             info = entity_info(entity)
             check_entity(info)
-            check_period(start, end, china_today(now))
             numbers = sorted({d.number for d in domains})
-            records = await records_for_report(session, uscc, numbers, start, end)
+            records = await records_for_report(session, uscc, numbers, period.start, period.end)
         report_no = await self._next_report_no(china_today(now))
         code = new_verification_code()
-        report = assemble_report(info, records, start, end, domains, report_no=report_no, issued_at=now)
+        report = assemble_report(info, records, period, domains, report_no=report_no, issued_at=now)
         # One read of the key files: a rotation meanwhile cannot split content and PDF signers.
         material = self.keys.signing_material()
         signed = sign_content(material.content_key(), report_content(report))
@@ -211,8 +214,8 @@ class ReportService:
             verify_code=code,
             uscc=uscc,
             entity_name=info.name,
-            period_start=start,
-            period_end=end,
+            period_start=period.start,
+            period_end=period.end,
             domains=numbers,
             issued_at=report.issued_at,
             content_json=canonical_json(signed.content).decode("utf-8"),

@@ -4,6 +4,9 @@ The seed lets a business choose the time its report covers. People say 近三年
 2023年3月至2024年6月 or 从2022年8月至今, usually inside a longer request, so `find_period`
 returns the span it understood and the caller can strip it before looking for domains.
 Periods are returned as stated, never clamped; `validate_period` explains what is wrong.
+
+This is the one `Period` and the one set of rules for it: the chat and the counter CLI validate
+what they were given here, once, and the validated `Period` travels on to the report.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from core.records import DATA_START
+from core.records import DATA_START, cn_date
+
+#: The national notice (发改财金〔2025〕565号) lets the owner choose a period of at most five years.
+MAX_YEARS = 5
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,16 @@ class Period:
 
     def label(self) -> str:
         return f"{self.start.isoformat()} 至 {self.end.isoformat()}"
+
+    @property
+    def covered_start(self) -> date:
+        """The first day for which the platform holds complete data."""
+        return max(self.start, DATA_START)
+
+    @property
+    def partly_uncovered(self) -> bool:
+        """Records are only collected from DATA_START on; the report must say so for earlier time."""
+        return self.start < DATA_START
 
 
 class PeriodError(ValueError):
@@ -41,7 +57,7 @@ QUICK_CHOICES: list[tuple[str, str]] = [
     ("近三年", "近三年"),
     ("今年", "今年"),
     ("去年", "去年"),
-    ("全部（2022年8月1日起）", "全部"),
+    (f"全部（{cn_date(DATA_START)}起，最长{MAX_YEARS}年）", "全部"),
 ]
 
 # --- vocabulary -------------------------------------------------------------------------
@@ -263,7 +279,17 @@ def _from_quarter(match: re.Match[str], today: date) -> Period:
 
 
 def _from_all(match: re.Match[str], today: date) -> Period:
-    return Period(DATA_START, today)
+    return all_time(today)
+
+
+def earliest_start(end: date) -> date:
+    """The first day a period ending on `end` may cover: five years back, as 近五年 counts them."""
+    return _months_before(end, MAX_YEARS * 12) + timedelta(days=1)
+
+
+def all_time(today: date) -> Period:
+    """ "全部": everything the platform holds, but no more than the five years a period may span."""
+    return Period(max(DATA_START, earliest_start(today)), today)
 
 
 #: Earlier entries win when two phrases cover exactly the same text.
@@ -324,7 +350,7 @@ def parse_period(text: str, today: date) -> Period | None:
     """The period when `text` says nothing else, e.g. a reply to "报告涵盖哪段时间？"."""
     folded = _fold(text)
     if _ALL_REPLY.fullmatch(_FILLER.sub("", folded)):
-        return Period(DATA_START, today)
+        return all_time(today)
     found = find_period(folded, today)
     if found is None:
         return None
@@ -333,24 +359,29 @@ def parse_period(text: str, today: date) -> Period | None:
     return period if not _FILLER.sub("", rest) else None
 
 
-def validate_period(period: Period, today: date) -> None:
-    """Raise PeriodError with the reason a stated period cannot be used for a report."""
-    if period.start > period.end:
+def validate_period(period: Period, today: date) -> Period:
+    """The period itself when a report may cover it; otherwise PeriodError says why, in Chinese."""
+    start, end = period.start, period.end
+    if start > end:
         raise PeriodError(
-            f"开始日期（{period.start.isoformat()}）晚于结束日期（{period.end.isoformat()}），"
-            "请检查时间的先后顺序。"
+            f"开始日期（{start.isoformat()}）晚于结束日期（{end.isoformat()}），请检查时间的先后顺序。"
         )
-    if period.start > today:
+    if start > today:
         raise PeriodError(
-            f"开始日期（{period.start.isoformat()}）还没有到，"
-            f"报告只能涵盖今天（{today.isoformat()}）及以前的时间。"
+            f"开始日期（{start.isoformat()}）还没有到，报告只能涵盖今天（{today.isoformat()}）及以前的时间。"
         )
-    if period.end > today:
+    if end > today:
         raise PeriodError(
-            f"结束日期不能晚于今天（{today.isoformat()}），您给出的结束日期是{period.end.isoformat()}。"
+            f"结束日期不能晚于今天（{today.isoformat()}），您给出的结束日期是{end.isoformat()}。"
         )
-
-
-def covers_uncollected_time(period: Period) -> bool:
-    """Records are only collected from DATA_START on; the report must say so for earlier time."""
-    return period.start < DATA_START
+    if end < DATA_START:
+        raise PeriodError(
+            f"平台自{cn_date(DATA_START)}起归集违法违规记录，所选期间（{period.label()}）全部早于该日期，"
+            f"无法出具报告，请选择包含{cn_date(DATA_START)}以后的期间。"
+        )
+    if start < earliest_start(end):
+        raise PeriodError(
+            f"报告期间最长为{MAX_YEARS}年，所选期间（{period.label()}）超过了{MAX_YEARS}年，"
+            f"请选择从{earliest_start(end).isoformat()}或更晚开始的期间。"
+        )
+    return period

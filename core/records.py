@@ -75,6 +75,12 @@ class EntityType(StrEnum):
 #: Records are collected from this day on (seed: 2022年8月1日以来); earlier time is not covered.
 DATA_START = date(2022, 8, 1)
 
+
+def cn_date(day: date) -> str:
+    """A date as Chinese documents write it: 2022年8月1日."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 #: Dates in records and reports are Shanxi's: a decision made "today" before 08:00 Beijing time
 #: is still tomorrow in UTC, so "is it in the future" must be asked in this zone.
 CHINA_TZ = ZoneInfo("Asia/Shanghai")

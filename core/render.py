@@ -20,8 +20,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from qrcode.image.svg import SvgPathImage
 
 from core.domains import DOMAINS
-from core.records import EntityInfo, RecordKind
-from core.report import KIND_ORDER, Report, ReportItem, assemble_report, cn_date
+from core.periods import Period
+from core.records import EntityInfo, RecordKind, cn_date
+from core.report import KIND_ORDER, Report, ReportItem, assemble_report
 
 #: The checkout's templates/ folder, installed as the package `creditbot_templates` (pyproject.toml).
 TEMPLATES_DIR = Path(str(resources.files("creditbot_templates")))
@@ -208,7 +209,6 @@ def warm_up() -> None:
     """Load templates and the CJK font once, so the first real report is not the slow one."""
     issued = datetime(2025, 1, 2, tzinfo=UTC)
     entity = EntityInfo(uscc="91140000000000000X", name="预热", entity_type="企业", legal_rep="预热")
-    report = assemble_report(
-        entity, [], date(2024, 1, 1), date(2024, 12, 31), DOMAINS[:2], report_no="SX0", issued_at=issued
-    )
+    period = Period(date(2024, 1, 1), date(2024, 12, 31))
+    report = assemble_report(entity, [], period, DOMAINS[:2], report_no="SX0", issued_at=issued)
     html_to_pdf(render_html(report, code="AAAAAAAA", base_url="http://localhost"), b"{}")

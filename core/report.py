@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from core.domains import Domain, domain_by_number
+from core.periods import Period
 from core.records import (
     CHINA_TZ,
     DATA_START,
@@ -22,10 +23,8 @@ from core.records import (
     RecordStatus,
     RecordView,
     RepairStatus,
-    china_today,
+    cn_date,
 )
-
-#: Reports are issued in Shanxi: "today" and issue times are Beijing time whatever the host says.
 
 KIND_ORDER: tuple[RecordKind, ...] = (
     RecordKind.PENALTY,
@@ -67,27 +66,8 @@ class ReportError(ValueError):
     """A request that cannot become a report; `str(error)` is the Chinese explanation for the user."""
 
 
-class PeriodError(ReportError):
-    pass
-
-
 class FalseCommitmentError(ReportError):
     pass
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    end: date
-
-    @property
-    def covered_start(self) -> date:
-        """The first day for which the platform holds complete data."""
-        return max(self.start, DATA_START)
-
-    @property
-    def partly_uncovered(self) -> bool:
-        return self.start < DATA_START
 
 
 @dataclass(frozen=True)
@@ -146,24 +126,6 @@ class Report:
     @property
     def domain_names(self) -> tuple[str, ...]:
         return tuple(section.name for section in self.sections)
-
-
-def cn_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def check_period(start: date, end: date, today: date) -> Period:
-    """Validate a requested period; raises PeriodError with the reason in Chinese."""
-    if start > end:
-        raise PeriodError(f"报告期间的开始日期（{cn_date(start)}）不能晚于结束日期（{cn_date(end)}）。")
-    if end > today:
-        raise PeriodError(f"报告期间的结束日期（{cn_date(end)}）不能晚于今天（{cn_date(today)}）。")
-    if end < DATA_START:
-        raise PeriodError(
-            f"平台自{cn_date(DATA_START)}起归集违法违规记录，所选期间（{cn_date(start)}至{cn_date(end)}）"
-            f"全部早于该日期，无法出具报告。请选择包含{cn_date(DATA_START)}以后的期间。"
-        )
-    return Period(start, end)
 
 
 class ReportSubject(Protocol):
@@ -266,18 +228,16 @@ def _commitments(entity: EntityInfo, period: Period, sections: Sequence[DomainSe
 def assemble_report(
     entity: EntityInfo,
     records: Iterable[RecordView],
-    start: date,
-    end: date,
+    period: Period,
     domains: Sequence[Domain],
     *,
     report_no: str,
     issued_at: datetime,
 ) -> Report:
-    """Build the report; raises ReportError (with a Chinese message) when none may be issued."""
+    """Build the report for a period validated where it was asked for (`core.periods.validate_period`)
+    and an entity the issuer has checked (`check_entity`); the rules are not run a second time here."""
     if issued_at.tzinfo is None:
         raise ValueError("issued_at must be timezone-aware")
-    check_entity(entity)
-    period = check_period(start, end, china_today(issued_at))
     if not domains:
         raise ReportError("请至少选择一个领域。")
     chosen = sorted({d.number: d for d in domains}.values(), key=lambda d: d.number)

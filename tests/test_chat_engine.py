@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dialogs.base import ReportLinks, Services
+from bot.dialogs.state import ConversationState, IdentityStep, load_state
 from bot.engine import APOLOGY
+from core.periods import Period
 from storage.chat.group_commit import GroupCommit, TurnWrite
 from storage.chat.turn import Loaded
 from storage.models import CodeRequest, Conversation, IssuedReport, OutboxMessage
@@ -34,10 +36,11 @@ async def _count(world: ChatWorld, table) -> int:
         return (await conn.execute(select(func.count()).select_from(table))).scalar()
 
 
-async def _state(world: ChatWorld, user: str) -> dict:
+async def _state(world: ChatWorld, user: str) -> ConversationState:
     table = Conversation.__table__
     async with world.db.connect() as conn:
-        return (await conn.execute(select(table.c.state).where(table.c.user_id == user))).scalar()
+        saved = (await conn.execute(select(table.c.state).where(table.c.user_id == user))).scalar()
+    return load_state(saved)
 
 
 async def _bound(world: ChatWorld) -> ChatClient:
@@ -123,7 +126,7 @@ async def test_two_messages_of_one_user_at_the_same_moment_run_one_after_the_oth
     first.says("法定代表人的姓名")
     second.says("身份证号码的后6位")
     assert len(world.engine.locks) == 0, "a user's lock outlived their messages"
-    assert (await _state(world, chat.user))["step"] == "id_tail"
+    assert (await _state(world, chat.user)).flow.step is IdentityStep.ID_TAIL
 
 
 async def test_two_processes_interleaving_one_user_lose_no_update(world: ChatWorld) -> None:
@@ -134,7 +137,7 @@ async def test_two_processes_interleaving_one_user_lose_no_update(world: ChatWor
     await asyncio.gather(chat.act("yes"), other.say(ACME.legal_rep))
     # Whichever ran first, both turns were applied on top of each other, not on the same old state.
     state = await _state(world, chat.user)
-    assert state["step"] in {"id_tail", "legal_rep"}
+    assert state.flow.step in {IdentityStep.ID_TAIL, IdentityStep.LEGAL_REP}
     table = Conversation.__table__
     async with world.db.connect() as conn:
         version = (await conn.execute(select(table.c.version).where(table.c.user_id == chat.user))).scalar()
@@ -182,7 +185,7 @@ async def test_cancel_at_every_step(world: ChatWorld) -> None:
         for text in steps:
             await chat.say(text)
         (await chat.say("取消")).says("已取消当前办理")
-        assert (await _state(world, chat.user))["flow"] is None
+        assert (await _state(world, chat.user)).flow is None
 
 
 async def test_back_goes_one_step_back_each_time(world: ChatWorld) -> None:
@@ -221,7 +224,7 @@ async def test_restart_starts_the_current_task_over(world: ChatWorld) -> None:
     await chat.say("开近一年的报告")
     (await chat.say("重新开始")).says("重新开始", "请选择报告涵盖的时间")
     state = await _state(world, chat.user)
-    assert "start" not in state["data"]
+    assert state.flow.data.period is None
 
 
 # --- task switching ---------------------------------------------------------------------------
@@ -235,7 +238,7 @@ async def test_naming_another_task_mid_flow_asks_whether_to_switch(world: ChatWo
     (await chat.tap("继续当前办理")).says("我们继续", "请选择报告涵盖的时间")
     await chat.say("我的报告")
     (await chat.tap("切换到我的报告")).says("还没有开具过报告")
-    assert (await _state(world, chat.user))["flow"] is None
+    assert (await _state(world, chat.user)).flow is None
 
 
 async def test_asking_for_a_report_during_identity_is_not_a_switch(world: ChatWorld) -> None:
@@ -267,10 +270,10 @@ class _Stuck:
         self.started = asyncio.Event()
 
     async def issue(
-        self, user: str, uscc: str, start: date, end: date, domains: list[int], request_id: str
+        self, user: str, uscc: str, period: Period, domains: list[int], request_id: str
     ) -> ReportLinks:
         if self.issue_first:
-            await self.real.issue(user, uscc, start, end, domains, request_id)
+            await self.real.issue(user, uscc, period, domains, request_id)
         self.started.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
@@ -368,7 +371,7 @@ async def test_a_failing_dialog_saves_nothing_of_its_turn_and_the_next_message_w
     assert failed.labels() == ["开具信用报告", "我的报告", "绑定企业", "帮助"]
     assert await _count(world, OutboxMessage.__table__) == 0
     assert await _count(world, CodeRequest.__table__) == 0
-    assert (await _state(world, chat.user))["flow"] is None
+    assert (await _state(world, chat.user)).flow is None
     # A redelivery gets the same apology and tries nothing again.
     assert (await chat.say(ACME.id_tail, msg_id="m-tail")).text == failed.text
     # The conversation is not wedged: the same user goes on with a working engine.

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
 from bot.config import Settings
+from bot.dialogs.state import ReportStep, load_state
 from storage.models import Conversation, IssuedReport, ServiceProcess
 from tests.chat_client import ChatClient, http_sender, open_world, verify
 
@@ -75,7 +76,8 @@ async def test_a_process_killed_between_pdf_and_commit_leaves_no_file_and_no_wai
             await conn.execute(select(conversation.state).where(conversation.user_id == chat.user))
         ).scalar_one()
         stopped = (await conn.execute(select(process.stopped_at).where(process.id == dead))).scalar_one()
-    assert state["step"] == "issuing" and state["data"]["issue"]["owner"] == dead
+    flow = load_state(state).flow
+    assert flow.step is ReportStep.ISSUING and flow.data.issue.owner == dead
     assert stopped is None  # killed, not shut down: only its pid's absence tells
 
     caplog.set_level(logging.INFO, logger="bot.reports")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dialogs.base import ReportLinks, Services
+from core.periods import Period
 from storage.db import session_factory
 from storage.models import IssuedReport
 from storage.processes import ServiceProcesses
@@ -34,7 +35,7 @@ class _Hung:
         self.started = asyncio.Event()
 
     async def issue(
-        self, user: str, uscc: str, start: date, end: date, domains: list[int], request_id: str
+        self, user: str, uscc: str, period: Period, domains: list[int], request_id: str
     ) -> ReportLinks:
         self.started.set()
         await asyncio.Event().wait()

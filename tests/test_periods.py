@@ -6,7 +6,7 @@ from core.periods import (
     QUICK_CHOICES,
     Period,
     PeriodError,
-    covers_uncollected_time,
+    all_time,
     find_period,
     parse_period,
     validate_period,
@@ -196,9 +196,28 @@ def test_quick_choices_are_the_agreed_buttons() -> None:
         ("近三年", "近三年"),
         ("今年", "今年"),
         ("去年", "去年"),
-        ("全部（2022年8月1日起）", "全部"),
+        ("全部（2022年8月1日起，最长5年）", "全部"),
     ]
     assert parse_period("全部", TODAY) == Period(DATA_START, TODAY)
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2026, 11, 26), _p("2022-08-01", "2026-11-26")),
+        # Five years after data collection began, 全部 is the last five years (近五年).
+        (date(2027, 8, 1), _p("2022-08-02", "2027-08-01")),
+        (date(2029, 2, 28), _p("2024-02-29", "2029-02-28")),
+    ],
+)
+def test_all_means_everything_collected_within_five_years(today: date, expected: Period) -> None:
+    assert all_time(today) == expected
+    assert parse_period("全部", today) == expected
+
+
+@pytest.mark.parametrize("today", [date(2027, 8, 1), date(2029, 2, 28)])
+def test_all_is_the_last_five_years_once_collection_is_older(today: date) -> None:
+    assert all_time(today) == parse_period("近五年", today)
 
 
 @pytest.mark.parametrize(
@@ -261,6 +280,21 @@ def test_periods_are_returned_as_stated_not_clamped() -> None:
             _p("2030-01-01", "2030-12-31"),
             "开始日期（2030-01-01）还没有到，报告只能涵盖今天（2026-11-26）及以前的时间。",
         ),
+        (
+            _p("2020-01-01", "2022-07-31"),
+            "平台自2022年8月1日起归集违法违规记录，所选期间（2020-01-01 至 2022-07-31）全部早于该日期，"
+            "无法出具报告，请选择包含2022年8月1日以后的期间。",
+        ),
+        (
+            _p("2020-12-31", "2026-11-26"),
+            "报告期间最长为5年，所选期间（2020-12-31 至 2026-11-26）超过了5年，"
+            "请选择从2021-11-27或更晚开始的期间。",
+        ),
+        (
+            _p("2021-11-26", "2026-11-26"),
+            "报告期间最长为5年，所选期间（2021-11-26 至 2026-11-26）超过了5年，"
+            "请选择从2021-11-27或更晚开始的期间。",
+        ),
     ],
 )
 def test_validate_period_errors(period: Period, message: str) -> None:
@@ -272,10 +306,16 @@ def test_validate_period_errors(period: Period, message: str) -> None:
 
 @pytest.mark.parametrize(
     "period",
-    [_p("2026-11-26", "2026-11-26"), _p("2022-08-01", "2026-11-26"), _p("2020-01-01", "2021-12-31")],
+    [
+        _p("2026-11-26", "2026-11-26"),
+        _p("2022-08-01", "2026-11-26"),
+        # Starts before data collection (the report says so) and spans exactly five years.
+        _p("2021-11-27", "2026-11-26"),
+        _p("2020-01-01", "2022-08-01"),
+    ],
 )
-def test_validate_period_accepts(period: Period) -> None:
-    validate_period(period, TODAY)
+def test_validate_period_accepts_and_returns_the_period(period: Period) -> None:
+    assert validate_period(period, TODAY) is period
 
 
 def test_end_after_today_message_uses_the_exact_wording() -> None:
@@ -286,13 +326,13 @@ def test_end_after_today_message_uses_the_exact_wording() -> None:
 
 
 @pytest.mark.parametrize(
-    ("period", "expected"),
+    ("period", "uncovered", "covered_start"),
     [
-        (_p("2022-07-31", "2023-01-01"), True),
-        (_p("2021-01-01", "2021-12-31"), True),
-        (_p("2022-08-01", "2023-01-01"), False),
-        (_p("2024-01-01", "2024-12-31"), False),
+        (_p("2022-07-31", "2023-01-01"), True, date(2022, 8, 1)),
+        (_p("2021-01-01", "2022-12-31"), True, date(2022, 8, 1)),
+        (_p("2022-08-01", "2023-01-01"), False, date(2022, 8, 1)),
+        (_p("2024-01-01", "2024-12-31"), False, date(2024, 1, 1)),
     ],
 )
-def test_covers_uncollected_time(period: Period, expected: bool) -> None:
-    assert covers_uncollected_time(period) is expected
+def test_time_before_data_collection_is_marked(period: Period, uncovered: bool, covered_start: date) -> None:
+    assert (period.partly_uncovered, period.covered_start) == (uncovered, covered_start)

@@ -76,7 +76,15 @@ async def test_report_then_offline_verify(cli_env: Path, tmp_path: Path, capsys)
 async def test_report_refusals_are_explained(cli_env: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "r.pdf"
     assert await run("report", USCC, "--from", "2024-12-31", "--to", "2024-01-01", "--out", str(out)) == 1
-    assert "不能晚于结束日期" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "无法出具报告：开始日期（2024-12-31）晚于结束日期（2024-01-01），请检查时间的先后顺序。\n"
+    )
+    # The national notice allows at most five years; this asked for six.
+    assert await run("report", USCC, "--from", "2020-12-31", "--to", "2026-12-01", "--out", str(out)) == 1
+    assert capsys.readouterr().err == (
+        "无法出具报告：报告期间最长为5年，所选期间（2020-12-31 至 2026-12-01）超过了5年，"
+        "请选择从2021-12-02或更晚开始的期间。\n"
+    )
     assert (
         await run(
             "report",

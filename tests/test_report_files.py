@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.keys import KeyStore
 from bot.reports import Leftovers, ReportService
 from core.domains import domain_by_name
+from core.periods import Period
 from core.report_identity import make_report_no
 from storage.db import session_factory
 from storage.processes import ServiceProcesses
@@ -36,7 +37,7 @@ async def service(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[ReportSe
 
 
 async def _issue(service: ReportService):
-    return await service.issue(USCC, date(2024, 1, 1), date(2024, 12, 31), DOMAINS)
+    return await service.issue(USCC, Period(date(2024, 1, 1), date(2024, 12, 31)), DOMAINS)
 
 
 def _files(service: ReportService) -> list[str]:

@@ -17,6 +17,7 @@ from bot.keys import KeyStore
 from core.domains import domain_by_name
 from core.offline_verify import verify_pdf
 from core.pdf_signing import check_pdf_signature, sign_pdf
+from core.periods import Period
 from core.records import EntityInfo
 from core.render import ATTACHMENT_NAME, html_to_pdf, render_html
 from core.report import assemble_report, report_content
@@ -33,8 +34,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, KeyStore]:
     report = assemble_report(
         entity,
         [],
-        date(2024, 1, 1),
-        date(2024, 12, 31),
+        Period(date(2024, 1, 1), date(2024, 12, 31)),
         [domain_by_name("税务")],
         report_no="SX202511200000017",
         issued_at=datetime(2025, 11, 20, tzinfo=UTC),

@@ -16,6 +16,7 @@ from bot.reports import REPORTS
 from core.domains import domain_by_name
 from core.keyring import parse_published_keys
 from core.offline_verify import Verification, verify_file
+from core.periods import Period
 from core.records import RecordKind
 from core.report import FalseCommitmentError
 from core.report_identity import is_valid_report_no, make_report_no
@@ -60,7 +61,7 @@ async def offline(data: bytes, keys) -> Verification:
 
 
 async def _issue(client):
-    return await client.app[REPORTS].issue(USCC, date(2024, 1, 1), date(2024, 12, 31), DOMAINS)
+    return await client.app[REPORTS].issue(USCC, Period(date(2024, 1, 1), date(2024, 12, 31)), DOMAINS)
 
 
 async def test_issued_report_is_stored_and_downloads_identically(client, settings: Settings) -> None:
@@ -82,7 +83,7 @@ async def test_issued_report_is_stored_and_downloads_identically(client, setting
 
 async def test_one_request_id_issues_one_report_even_when_two_calls_race(client, settings: Settings) -> None:
     service = client.app[REPORTS]
-    period = (USCC, date(2024, 1, 1), date(2024, 12, 31), DOMAINS)
+    period = (USCC, Period(date(2024, 1, 1), date(2024, 12, 31)), DOMAINS)
     first, second = await asyncio.gather(
         service.issue(*period, request_id="confirm-42"), service.issue(*period, request_id="confirm-42")
     )
@@ -219,7 +220,7 @@ async def test_false_commitment_entity_is_refused(client) -> None:
     uscc = make_uscc("91140525MA0K8U2R8")
     await store_entity(client.app[SESSIONS], uscc, "虚假承诺商贸有限公司", false_commitment=True)
     with pytest.raises(FalseCommitmentError, match="虚假承诺"):
-        await client.app[REPORTS].issue(uscc, date(2024, 1, 1), date(2024, 12, 31), DOMAINS)
+        await client.app[REPORTS].issue(uscc, Period(date(2024, 1, 1), date(2024, 12, 31)), DOMAINS)
 
 
 async def test_verification_is_rate_limited_per_client(client) -> None:

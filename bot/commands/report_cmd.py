@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.commands.dept_cmd import parse_domain_list
@@ -27,6 +27,8 @@ from bot.reports import ReportService
 from core.domains import DOMAINS, Domain
 from core.keyring import PublishedKeys, parse_published_keys
 from core.offline_verify import Verification, verify_file
+from core.periods import Period, validate_period
+from core.records import china_today
 from core.report import ReportError
 from core.uscc import validate_uscc
 from storage.db import create_engine, session_factory, upgrade
@@ -54,7 +56,7 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{text}") from None
 
 
-async def _issue(settings: Settings, uscc: str, start: date, end: date, domains: list[Domain]) -> bytes:
+async def _issue(settings: Settings, uscc: str, period: Period, domains: list[Domain]) -> bytes:
     engine = create_engine(settings.effective_database_url)
     await upgrade(engine)
     keys = KeyStore(settings.data_dir)
@@ -68,7 +70,7 @@ async def _issue(settings: Settings, uscc: str, start: date, end: date, domains:
         service = ReportService(
             sessions, keys, pool, settings.data_dir, settings.base_url, processes=processes
         )
-        issued = await service.issue(uscc, start, end, domains, channel="counter")
+        issued = await service.issue(uscc, period, domains, channel="counter")
         print(f"报告编号：{issued.row.report_no}")
         print(f"核验码：{issued.row.verify_code}")
         print(f"SHA-256：{issued.row.pdf_sha256}")
@@ -84,7 +86,8 @@ def _report(args: argparse.Namespace) -> int:
     try:
         domains = parse_domains(args.domains)
         uscc = validate_uscc(args.uscc)
-        pdf = asyncio.run(_issue(settings, uscc, args.start, args.end, domains))
+        period = validate_period(Period(args.start, args.end), china_today(datetime.now(UTC)))
+        pdf = asyncio.run(_issue(settings, uscc, period, domains))
     except (ReportError, ValueError) as exc:
         print(f"无法出具报告：{exc}", file=sys.stderr)
         return 1

@@ -7,16 +7,18 @@ test drives it through the engine alone.
 
 from __future__ import annotations
 
-import copy
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from bot import replies
+from bot.dialogs.state import ConversationState, Flow, ReportData, clone
 from bot.sms import SmsSender
+from core.periods import Period
 from core.records import china_today
 from core.throttle import Counter, Scope, SentCodes, ThrottleLimits
 from storage.chat.store import BoundEntity, EntityRow, IssuedRow
@@ -109,7 +111,7 @@ class Issuer(Protocol):
     """Issues reports for the chat; raises core.report.ReportError with a Chinese reason on refusal."""
 
     async def issue(
-        self, user: str, uscc: str, start: date, end: date, domains: list[int], request_id: str
+        self, user: str, uscc: str, period: Period, domains: list[int], request_id: str
     ) -> ReportLinks:
         """Idempotent per `request_id`: a second call returns the report the first one issued."""
         ...
@@ -145,7 +147,7 @@ class Deferred:
 class Ctx:
     user: str
     now: datetime
-    state: dict[str, Any]
+    state: ConversationState
     store: TurnStore
     services: Services
     #: The client's network address where the channel knows it ("" otherwise), for rate limits.
@@ -155,24 +157,24 @@ class Ctx:
     hold: Callable[..., Awaitable[None]]
     replies: list[replies.Reply] = field(default_factory=list)
     deferred: Deferred | None = None
-    #: A flow to continue once this one is done (identity checked, now the report), with its data.
-    then: tuple[str, dict[str, Any]] | None = None
+    #: A report to continue once this flow is done (identity checked, now the report).
+    then: ReportData | None = None
 
     @property
     def today(self) -> date:
         return china_today(self.now)
 
     @property
-    def flow(self) -> str | None:
-        return self.state.get("flow")
+    def flow(self) -> Flow | None:
+        return self.state.flow
 
     @property
-    def step(self) -> str | None:
-        return self.state.get("step")
+    def flow_name(self) -> str | None:
+        return self.state.flow.name if self.state.flow is not None else None
 
     @property
-    def data(self) -> dict[str, Any]:
-        return self.state.setdefault("data", {})
+    def step(self) -> StrEnum | None:
+        return self.state.flow.step if self.state.flow is not None else None
 
     def say(self, message: str) -> None:
         self.replies.append(replies.text(message))
@@ -183,29 +185,32 @@ class Ctx:
     def reply(self, reply: replies.Reply) -> None:
         self.replies.append(reply)
 
-    def _snapshot(self) -> dict[str, Any]:
-        return {"flow": self.flow, "step": self.step, "data": copy.deepcopy(self.data)}
+    def _remember(self) -> None:
+        flow = self.state.flow
+        if flow is not None and flow.step is not None:
+            self.state.history.append(clone(flow))
+            del self.state.history[:-HISTORY_LIMIT]
 
-    def goto(self, step: str) -> None:
-        """Move to `step`, remembering where we were so that 返回 can come back."""
-        self.enter(self.flow, step, self.data)
+    def goto(self, step: StrEnum) -> None:
+        """Move to `step` of the current flow, remembering where we were so that 返回 can come back."""
+        flow = self.state.flow
+        assert flow is not None, "goto needs a flow"
+        self._remember()
+        flow.step = step  # type: ignore[assignment]  # each flow's dialog passes its own steps
 
-    def enter(self, flow: str | None, step: str | None, data: dict[str, Any]) -> None:
-        history = self.state.setdefault("history", [])
-        if self.flow is not None and self.step is not None:
-            history.append(self._snapshot())
-            del history[:-HISTORY_LIMIT]
-        self.state.update(flow=flow, step=step, data=data)
+    def enter(self, flow: Flow) -> None:
+        """Start `flow`; 返回 from its first step comes back to where we were."""
+        self._remember()
+        self.state.flow = flow
 
     def back(self) -> bool:
         """Return to the previous step; False when there is none."""
-        history = self.state.get("history") or []
-        if not history:
+        if not self.state.history:
             return False
-        previous = history.pop()
-        self.state.update(flow=previous["flow"], step=previous["step"], data=previous["data"])
+        self.state.flow = self.state.history.pop()
         return True
 
     def end(self) -> None:
         """Leave any flow; 返回 has nothing to go back to afterwards."""
-        self.state.update(flow=None, step=None, data={}, history=[])
+        self.state.flow = None
+        self.state.history = []

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hmac
 import secrets
 import unicodedata
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.dialogs.base import Ctx, Inbound, is_no, is_yes, squash
+from bot.dialogs.state import IdentityData, IdentityFlow, ReportData, require_handlers
+from bot.dialogs.state import IdentityStep as Step
 from core.personal_data import id_tail_hash, keyed_hash, mask_phone
 from core.records import CHINA_TZ
 from core.throttle import HOUR, Counter, Scope, after_failure, next_code_allowed, remaining
@@ -35,6 +37,8 @@ _SHORT_WAIT = timedelta(minutes=2)
 MISMATCH = "法定代表人姓名或身份证号码后6位与登记信息不一致。"
 NOT_SENT = "验证码尚未发送，请点击“重新发送验证码”。"
 
+Counters = dict[tuple[Scope, str], Counter | None]
+
 HELP = {
     "uscc": "统一社会信用代码是营业执照上的18位代码，由数字和大写字母组成（不含字母I、O、Z、S、V）。",
     "confirm": "请确认找到的企业是否就是您要办理的企业。",
@@ -44,49 +48,45 @@ HELP = {
 }
 
 
-async def start(ctx: Ctx, text: str = "", then: tuple[str, dict[str, Any]] | None = None) -> None:
-    data: dict[str, Any] = {"then": list(then)} if then else {}
-    ctx.enter(NAME, "uscc", data)
+async def start(ctx: Ctx, text: str = "", then: ReportData | None = None) -> None:
+    ctx.enter(IdentityFlow(step=Step.USCC, data=IdentityData(then=then)))
     if text and find_uscc(text):
         await _take_uscc(ctx, text)
     else:
         await prompt(ctx)
 
 
+def _data(ctx: Ctx) -> IdentityData:
+    flow = ctx.flow
+    assert isinstance(flow, IdentityFlow), "called only while this flow is current"
+    return flow.data
+
+
 async def prompt(ctx: Ctx) -> None:
+    data = _data(ctx)
     step = ctx.step
-    if step == "uscc":
+    if step is Step.USCC:
         ctx.say("请输入企业的18位统一社会信用代码。")
-    elif step == "confirm":
-        ctx.ask(f"找到企业：{ctx.data['name']}。是这家企业吗？", [("是", "yes"), ("不是", "no")])
-    elif step == "legal_rep":
+    elif step is Step.CONFIRM:
+        ctx.ask(f"找到企业：{data.name}。是这家企业吗？", [("是", "yes"), ("不是", "no")])
+    elif step is Step.LEGAL_REP:
         ctx.say("请输入该企业法定代表人的姓名。")
-    elif step == "id_tail":
+    elif step is Step.ID_TAIL:
         ctx.say("请输入法定代表人身份证号码的后6位。")
-    elif step == "code" and "code_hash" not in ctx.data:
+    elif data.code_hash is None:
         _ask_code(ctx, NOT_SENT)
-    elif step == "code":
-        _ask_code(ctx, f"请输入发送到 {ctx.data['masked_phone']} 的6位短信验证码。")
+    else:
+        _ask_code(ctx, f"请输入发送到 {data.masked_phone} 的6位短信验证码。")
 
 
 async def handle(ctx: Ctx, message: Inbound) -> None:
+    await _HANDLERS[_flow_step(ctx)](ctx, message)
+
+
+def _flow_step(ctx: Ctx) -> Step:
     step = ctx.step
-    if step == "uscc":
-        await _on_uscc(ctx, message)
-        return
-    uscc = ctx.data["uscc"]
-    await ctx.hold(_entity_key(uscc))
-    counters = await _counters(ctx, uscc)
-    if step != "confirm" and _refuse_if_locked(ctx, counters):
-        return
-    if step == "confirm":
-        await _on_confirm(ctx, message, counters)
-    elif step == "legal_rep":
-        await _on_legal_rep(ctx, message)
-    elif step == "id_tail":
-        await _on_id_tail(ctx, message, counters)
-    elif step == "code":
-        await _on_code(ctx, message, counters)
+    assert isinstance(step, Step)
+    return step
 
 
 def _entity_key(uscc: str) -> str:
@@ -100,16 +100,35 @@ def _subjects(ctx: Ctx, uscc: str) -> list[tuple[Scope, str]]:
     return subjects
 
 
-async def _counters(ctx: Ctx, uscc: str) -> dict[tuple[Scope, str], Counter | None]:
+async def _counters(ctx: Ctx, uscc: str) -> Counters:
     return {subject: await ctx.store.throttle(*subject) for subject in _subjects(ctx, uscc)}
 
 
-def _lock_end(counters: dict[tuple[Scope, str], Counter | None], now: datetime) -> datetime | None:
+async def _guarded(ctx: Ctx, *, refuse_locked: bool = True) -> Counters | None:
+    """Hold the entity's key for the rest of the turn and read its counters fresh.
+
+    None when a lock refuses the step (the answer is already given and the flow ended).
+    """
+    uscc = _uscc(ctx)
+    await ctx.hold(_entity_key(uscc))
+    counters = await _counters(ctx, uscc)
+    if refuse_locked and _refuse_if_locked(ctx, counters):
+        return None
+    return counters
+
+
+def _uscc(ctx: Ctx) -> str:
+    uscc = _data(ctx).uscc
+    assert uscc is not None, "set when the USCC step is left"
+    return uscc
+
+
+def _lock_end(counters: Counters, now: datetime) -> datetime | None:
     ends = [end for counter in counters.values() if counter and (end := counter.lock_end(now))]
     return max(ends) if ends else None
 
 
-def _refuse_if_locked(ctx: Ctx, counters: dict[tuple[Scope, str], Counter | None]) -> bool:
+def _refuse_if_locked(ctx: Ctx, counters: Counters) -> bool:
     until = _lock_end(counters, ctx.now)
     if until is None:
         return False
@@ -119,10 +138,11 @@ def _refuse_if_locked(ctx: Ctx, counters: dict[tuple[Scope, str], Counter | None
 
 
 async def _on_uscc(ctx: Ctx, message: Inbound) -> None:
+    suggestion = _data(ctx).suggestion
     if message.name == "uscc" and message.arg:
         await _take_uscc(ctx, message.arg)
-    elif is_yes(message) and ctx.data.get("suggestion"):
-        await _take_uscc(ctx, ctx.data["suggestion"])
+    elif is_yes(message) and suggestion:
+        await _take_uscc(ctx, suggestion)
     elif message.text:
         await _take_uscc(ctx, message.text)
     else:
@@ -130,12 +150,13 @@ async def _on_uscc(ctx: Ctx, message: Inbound) -> None:
 
 
 async def _take_uscc(ctx: Ctx, text: str) -> None:
-    ctx.data.pop("suggestion", None)
+    data = _data(ctx)
+    data.suggestion = None
     try:
         uscc = validate_uscc(find_uscc(text) or text)
     except UsccError as error:
         if error.suggestion:
-            ctx.data["suggestion"] = error.suggestion
+            data.suggestion = error.suggestion
             ctx.say(error.problem)
             ctx.ask(f"您是不是想输入 {error.suggestion}？", [("是", f"uscc:{error.suggestion}")])
         else:
@@ -154,53 +175,61 @@ async def _take_uscc(ctx: Ctx, text: str) -> None:
         return
     if _refuse_if_locked(ctx, await _counters(ctx, uscc)):
         return
-    ctx.data.update(uscc=uscc, name=entity.name)
-    ctx.goto("confirm")
+    data.uscc, data.name = uscc, entity.name
+    ctx.goto(Step.CONFIRM)
     await prompt(ctx)
 
 
-async def _on_confirm(ctx: Ctx, message: Inbound, counters: dict[tuple[Scope, str], Counter | None]) -> None:
+async def _on_confirm(ctx: Ctx, message: Inbound) -> None:
+    counters = await _guarded(ctx, refuse_locked=False)
+    assert counters is not None
     if is_yes(message):
         if _refuse_if_locked(ctx, counters):
             return
-        ctx.goto("legal_rep")
+        ctx.goto(Step.LEGAL_REP)
     elif is_no(message):
         ctx.say("好的，请重新输入统一社会信用代码。")
-        ctx.goto("uscc")
+        ctx.goto(Step.USCC)
         return
     await prompt(ctx)
 
 
 async def _on_legal_rep(ctx: Ctx, message: Inbound) -> None:
     """Kept as a keyed hash only, and judged with the ID tail: no answer tells which one was wrong."""
+    if await _guarded(ctx) is None:
+        return
     if not message.text:
         await prompt(ctx)
         return
-    ctx.data["rep_hash"] = _name_hash(ctx, message.text)
-    ctx.goto("id_tail")
+    _data(ctx).rep_hash = _name_hash(ctx, message.text)
+    ctx.goto(Step.ID_TAIL)
     await prompt(ctx)
 
 
-async def _on_id_tail(ctx: Ctx, message: Inbound, counters: dict[tuple[Scope, str], Counter | None]) -> None:
+async def _on_id_tail(ctx: Ctx, message: Inbound) -> None:
+    counters = await _guarded(ctx)
+    if counters is None:
+        return
     tail = unicodedata.normalize("NFKC", message.text).replace(" ", "").upper()
     if len(tail) != 6 or not tail[:5].isdigit() or not (tail[5].isdigit() or tail[5] == "X"):
         ctx.say("请输入6位：身份证号码的最后6位是数字，最后一位也可能是X。")
         return
-    entity = await ctx.store.entity(ctx.data["uscc"])
+    entity = await ctx.store.entity(_uscc(ctx))
     assert entity is not None  # found at the USCC step; entities are never deleted
-    name_ok = hmac.compare_digest(ctx.data.get("rep_hash", ""), _name_hash(ctx, entity.legal_rep))
+    name_ok = hmac.compare_digest(_data(ctx).rep_hash or "", _name_hash(ctx, entity.legal_rep))
     tail_ok = hmac.compare_digest(id_tail_hash(ctx.services.hash_secret, tail), entity.legal_rep_id_tail_hash)
     if not (name_ok and tail_ok):
         if await _failure(ctx, entity, counters, MISMATCH):
-            ctx.goto("legal_rep")
+            ctx.goto(Step.LEGAL_REP)
             await prompt(ctx)
         return
-    ctx.goto("code")
+    ctx.goto(Step.CODE)
     await _send_code(ctx, entity)
 
 
 async def _send_code(ctx: Ctx, entity: EntityRow) -> None:
     """Send a code unless the phone, the address or the user has had its share of them."""
+    data = _data(ctx)
     phone_hash = keyed_hash(ctx.services.hash_secret, f"phone:{entity.phone}")
     sent = await ctx.store.codes_sent(phone_hash, ctx.client, ctx.user, ctx.now - HOUR)
     allowed_at = next_code_allowed(sent, ctx.now, ctx.services.limits)
@@ -212,15 +241,13 @@ async def _send_code(ctx: Ctx, entity: EntityRow) -> None:
             _ask_code(ctx, f"验证码发送次数过多，请于{_clock_time(allowed_at)}后再点击“重新发送验证码”。")
         return
     code = f"{secrets.randbelow(1_000_000):06d}"
-    ctx.data.update(
-        code_hash=_code_hash(ctx, code),
-        code_expires=(ctx.now + CODE_VALIDITY).isoformat(),
-        masked_phone=mask_phone(entity.phone),
-    )
+    data.code_hash = _code_hash(ctx, code)
+    data.code_expires = ctx.now + CODE_VALIDITY
+    data.masked_phone = mask_phone(entity.phone)
     body = f"【信用山西】您的验证码为{code}，5分钟内有效，用于绑定企业开具专项信用报告。如非本人操作请忽略。"
     await ctx.services.sms.send(ctx.store, entity.phone, body, ctx.now)
     await ctx.store.code_sent(phone_hash, ctx.client, ctx.user, ctx.now)
-    _ask_code(ctx, f"验证码已发送至 {ctx.data['masked_phone']}，5分钟内有效，请输入6位验证码。")
+    _ask_code(ctx, f"验证码已发送至 {data.masked_phone}，5分钟内有效，请输入6位验证码。")
 
 
 def _ask_code(ctx: Ctx, message: str) -> None:
@@ -229,38 +256,53 @@ def _ask_code(ctx: Ctx, message: str) -> None:
 
 def _code_hash(ctx: Ctx, code: str) -> str:
     """Bound to user and entity, so a hash copied from one conversation is useless in another."""
-    return keyed_hash(ctx.services.hash_secret, f"otp:{ctx.user}:{ctx.data['uscc']}:{code}")
+    return keyed_hash(ctx.services.hash_secret, f"otp:{ctx.user}:{_uscc(ctx)}:{code}")
 
 
 def _name_hash(ctx: Ctx, name: str) -> str:
     folded = "".join(unicodedata.normalize("NFKC", name).split()).replace("•", "·").replace(".", "·")
-    return keyed_hash(ctx.services.hash_secret, f"rep:{ctx.data['uscc']}:{folded}")
+    return keyed_hash(ctx.services.hash_secret, f"rep:{_uscc(ctx)}:{folded}")
 
 
-async def _on_code(ctx: Ctx, message: Inbound, counters: dict[tuple[Scope, str], Counter | None]) -> None:
-    entity = await ctx.store.entity(ctx.data["uscc"])
+async def _on_code(ctx: Ctx, message: Inbound) -> None:
+    counters = await _guarded(ctx)
+    if counters is None:
+        return
+    data = _data(ctx)
+    entity = await ctx.store.entity(_uscc(ctx))
     assert entity is not None  # found at the USCC step; entities are never deleted
     if message.action == "code:resend" or squash(message.text) in {"重新发送", "重发", "重新发送验证码"}:
         await _send_code(ctx, entity)
         return
-    if "code_hash" not in ctx.data:
+    if data.code_hash is None or data.code_expires is None:
         _ask_code(ctx, NOT_SENT)
         return
     code = "".join(ch for ch in unicodedata.normalize("NFKC", message.text) if ch.isdigit())
     if len(code) != 6:
         _ask_code(ctx, "请输入短信中的6位数字验证码。")
         return
-    if ctx.now > datetime.fromisoformat(ctx.data["code_expires"]):
+    if ctx.now > data.code_expires:
         _ask_code(ctx, "验证码已过期（有效期5分钟），请点击“重新发送验证码”获取新的验证码。")
         return
-    if not hmac.compare_digest(_code_hash(ctx, code), ctx.data["code_hash"]):
+    if not hmac.compare_digest(_code_hash(ctx, code), data.code_hash):
         await _failure(ctx, entity, counters, "验证码不正确。")
         return
     await _bind(ctx, counters)
 
 
-async def _bind(ctx: Ctx, counters: dict[tuple[Scope, str], Counter | None]) -> None:
-    uscc, name = ctx.data["uscc"], ctx.data["name"]
+_HANDLERS: dict[Step, Callable[[Ctx, Inbound], Awaitable[None]]] = {
+    Step.USCC: _on_uscc,
+    Step.CONFIRM: _on_confirm,
+    Step.LEGAL_REP: _on_legal_rep,
+    Step.ID_TAIL: _on_id_tail,
+    Step.CODE: _on_code,
+}
+require_handlers(Step, _HANDLERS)
+
+
+async def _bind(ctx: Ctx, counters: Counters) -> None:
+    data = _data(ctx)
+    uscc, name = _uscc(ctx), data.name or ""
     await ctx.store.bind(ctx.user, uscc, name, ctx.now, ctx.services.binding_days)
     # The owner's own slips stop counting; an address shared with others keeps its count.
     for scope, subject in counters:
@@ -271,19 +313,16 @@ async def _bind(ctx: Ctx, counters: dict[tuple[Scope, str], Counter | None]) -> 
 
 
 def _finish(ctx: Ctx, uscc: str, name: str) -> None:
-    then = ctx.data.get("then")
+    then = _data(ctx).then
     ctx.end()
-    if then:
-        flow, data = then
-        data["uscc"], data["name"] = uscc, name
-        ctx.then = (flow, data)
+    if then is not None:
+        then.uscc, then.name = uscc, name
+        ctx.then = then
     else:
         ctx.ask("接下来您可以：", [("开具信用报告", "menu:report"), ("我的报告", "menu:my_reports")])
 
 
-async def _failure(
-    ctx: Ctx, entity: EntityRow, counters: dict[tuple[Scope, str], Counter | None], reason: str
-) -> bool:
+async def _failure(ctx: Ctx, entity: EntityRow, counters: Counters, reason: str) -> bool:
     """Count a wrong answer everywhere it counts; False when that locked the step (flow ended)."""
     limits = ctx.services.limits
     left = []

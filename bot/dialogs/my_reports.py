@@ -6,6 +6,7 @@ import re
 
 from bot.dialogs.base import Ctx, Inbound
 from bot.dialogs.report import deliver
+from bot.dialogs.state import MyReportsFlow, MyReportsStep
 from core.report_identity import is_valid_report_no, normalize_report_no
 
 NAME = "my_reports"
@@ -17,7 +18,7 @@ _REPORT_NO = re.compile(r"SX\d{14}[0-9A-Z]", re.IGNORECASE)
 
 
 async def start(ctx: Ctx, text: str = "") -> None:
-    ctx.enter(NAME, "list", {})
+    ctx.enter(MyReportsFlow(step=MyReportsStep.LIST))
     await prompt(ctx)
 
 

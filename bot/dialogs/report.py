@@ -14,18 +14,31 @@ a polite answer and the step asked again, never an exception.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
+
+import msgspec
 
 from bot.dialogs import identity
 from bot.dialogs.base import Ctx, Deferred, Inbound, ReportLinks, is_yes, squash
 from bot.dialogs.menu import detect_task
+from bot.dialogs.state import Ambiguity, Issue, ReportData, ReportFlow, require_handlers
+from bot.dialogs.state import ReportStep as Step
 from bot.replies import report as report_reply
 from core.domain_text import DomainChoice, find_domains, parse_domains
 from core.domains import DOMAINS, domain_by_number
-from core.periods import QUICK_CHOICES, Period, PeriodError, find_period, parse_period, validate_period
-from core.records import DATA_START
-from core.report import ReportError, check_entity, cn_date
+from core.periods import (
+    MAX_YEARS,
+    QUICK_CHOICES,
+    Period,
+    PeriodError,
+    find_period,
+    parse_period,
+    validate_period,
+)
+from core.records import DATA_START, cn_date
+from core.report import ReportError, check_entity
 
 NAME = "report"
 TITLE = "开具信用报告"
@@ -40,7 +53,8 @@ HELP = {
     "entity": "请选择要为哪家企业开具报告；也可以绑定新的企业。",
     "period": (
         "报告期间可以这样说：近一年、近三年、近半年、近6个月、去年、今年、2024年、"
-        "2023年3月至2024年6月、2023.3-2024.6、从2022年8月1日至今，或者“全部”（自2022年8月1日起）。"
+        f"2023年3月至2024年6月、2023.3-2024.6、从{cn_date(DATA_START)}至今，"
+        f"或者“全部”（自{cn_date(DATA_START)}起，最长{MAX_YEARS}年）。"
     ),
     "domains": (
         "报告领域可以说“全部”，也可以列出几个，如“环保、安全生产和税务”，或者“除了税务都要”；"
@@ -53,31 +67,43 @@ HELP = {
 
 
 async def start(ctx: Ctx, text: str = "") -> None:
-    ctx.enter(NAME, None, {})
+    ctx.enter(ReportFlow())
     if text:
         _absorb(ctx, text)
     await advance(ctx)
 
 
-async def resume(ctx: Ctx, data: dict[str, Any]) -> None:
+async def resume(ctx: Ctx, data: ReportData) -> None:
     """Continue after identity was checked, with the slots filled before it."""
-    ctx.enter(NAME, None, data)
+    ctx.enter(ReportFlow(data=data))
     await advance(ctx)
 
 
+def _data(ctx: Ctx) -> ReportData:
+    flow = ctx.flow
+    assert isinstance(flow, ReportFlow), "called only while this flow is current"
+    return flow.data
+
+
+def _step(ctx: Ctx) -> Step | None:
+    step = ctx.step
+    assert step is None or isinstance(step, Step)
+    return step
+
+
 async def prompt(ctx: Ctx) -> None:
-    await _ask(ctx, ctx.step)
+    await _ask(ctx, _step(ctx))
 
 
 async def handle(ctx: Ctx, message: Inbound) -> None:
-    step = ctx.step
-    if step == "entity":
+    step = _step(ctx)
+    if step is Step.ENTITY:
         await _on_entity(ctx, message)
-    elif step == "ambiguous" and message.name == "domain":
+    elif step is Step.AMBIGUOUS and message.name == "domain":
         await _on_ambiguous_action(ctx, message)
-    elif step == "confirm" and message.name == "confirm":
+    elif step is Step.CONFIRM and message.name == "confirm":
         await _on_confirm_action(ctx, message.arg)
-    elif step == "confirm" and is_yes(message):
+    elif step is Step.CONFIRM and is_yes(message):
         await _on_confirm_action(ctx, "issue")
     elif message.name == "period":
         await _on_period_action(ctx, message.arg)
@@ -97,9 +123,9 @@ async def handle(ctx: Ctx, message: Inbound) -> None:
 _ADDING = ("加上", "再加", "增加", "添加", "还要")
 
 
-def _absorb(ctx: Ctx, text: str, reply_to: str | None = None) -> bool:
+def _absorb(ctx: Ctx, text: str, reply_to: Step | None = None) -> bool:
     """Fill every slot `text` names; True when it said anything about a slot."""
-    if reply_to in ("domains", "ambiguous"):
+    if reply_to in (Step.DOMAINS, Step.AMBIGUOUS):
         choice = parse_domains(text)
         if choice is not None and not choice.unknown:
             _take_domains(ctx, choice)
@@ -107,7 +133,7 @@ def _absorb(ctx: Ctx, text: str, reply_to: str | None = None) -> bool:
     understood = False
     rest = text
     try:
-        whole = parse_period(text, ctx.today) if reply_to == "period" else None
+        whole = parse_period(text, ctx.today) if reply_to is Step.PERIOD else None
         found = (whole, (0, len(text))) if whole else find_period(text, ctx.today)
     except PeriodError as error:
         ctx.say(error.message)
@@ -117,7 +143,7 @@ def _absorb(ctx: Ctx, text: str, reply_to: str | None = None) -> bool:
         rest = text[:begin] + " " + text[end:]
         _take_period(ctx, period)
         understood = True
-    choice = parse_domains(rest) if reply_to in ("domains", "ambiguous") else _found_domains(rest)
+    choice = parse_domains(rest) if reply_to in (Step.DOMAINS, Step.AMBIGUOUS) else _found_domains(rest)
     if choice is not None:
         _take_domains(ctx, choice, adding=any(word in text for word in _ADDING))
         understood = True
@@ -130,45 +156,39 @@ def _found_domains(text: str) -> DomainChoice | None:
 
 
 def _take_period(ctx: Ctx, period: Period) -> None:
+    """The one place the chat validates a period: the validated period is what gets issued."""
     try:
         validate_period(period, ctx.today)
     except PeriodError as error:
         ctx.say(error.message)
         return
-    if period.end < DATA_START:
-        ctx.say(
-            f"平台自{cn_date(DATA_START)}起归集违法违规记录，所选期间（{period.label()}）全部早于该日期，"
-            "无法出具报告，请选择包含2022年8月1日以后的期间。"
-        )
-        return
-    ctx.data.update(start=period.start.isoformat(), end=period.end.isoformat())
+    data = _data(ctx)
+    data.start, data.end = period.start, period.end
 
 
 def _take_domains(ctx: Ctx, choice: DomainChoice, *, adding: bool = False) -> None:
     for word in choice.unknown:
         ctx.say(f"没有找到与“{word}”对应的领域。")
+    data = _data(ctx)
     chosen = {d.number for d in choice.domains}
     if adding:
-        chosen |= set(ctx.data.get("domains", []))
+        chosen |= set(data.domains)
     if choice.ambiguous:
-        ctx.data["partial"] = sorted(chosen)
-        ctx.data["ambiguous"] = [[word, [d.number for d in options]] for word, options in choice.ambiguous]
-        ctx.data.pop("domains", None)
+        data.partial = sorted(chosen)
+        data.ambiguous = [Ambiguity(word, [d.number for d in options]) for word, options in choice.ambiguous]
+        data.domains = []
     elif chosen:
-        ctx.data["domains"] = sorted(chosen)
+        data.domains = sorted(chosen)
 
 
 def _resolve_ambiguous(ctx: Ctx, numbers: list[int]) -> None:
-    pending = ctx.data.get("ambiguous") or []
-    partial = set(ctx.data.get("partial", [])) | set(numbers)
+    data = _data(ctx)
+    partial = set(data.partial) | set(numbers)
+    pending = data.ambiguous[1:]
     if pending:
-        pending.pop(0)
-    if pending:
-        ctx.data.update(partial=sorted(partial), ambiguous=pending)
+        data.partial, data.ambiguous = sorted(partial), pending
     else:
-        ctx.data.pop("ambiguous", None)
-        ctx.data.pop("partial", None)
-        ctx.data["domains"] = sorted(partial)
+        data.partial, data.ambiguous, data.domains = [], [], sorted(partial)
 
 
 # --- the next question ------------------------------------------------------------------
@@ -176,26 +196,28 @@ def _resolve_ambiguous(ctx: Ctx, numbers: list[int]) -> None:
 
 async def advance(ctx: Ctx) -> None:
     """Ask for the first missing slot, or for confirmation when none is missing."""
-    data = ctx.data
-    if "uscc" not in data and not await _choose_entity(ctx):
+    data = _data(ctx)
+    if data.uscc is None and not await _choose_entity(ctx):
         return
-    if data.get("checked") != data["uscc"]:
-        # Checked once per chosen entity, not on every turn: the turn path stays a few statements.
+    if data.checked != data.uscc:
+        # Checked once per chosen entity, not on every turn; the issuer checks again at issue time.
+        entity = await ctx.store.entity(data.uscc or "")
+        assert entity is not None  # a binding's entity; entities are never deleted
         try:
-            check_entity(await ctx.store.entity(data["uscc"]))
+            check_entity(entity)
         except ReportError as error:
             ctx.say(str(error))
             ctx.end()
             return
-        data["checked"] = data["uscc"]
+        data.checked = data.uscc
     for step, missing in (
-        ("period", "start" not in data),
-        ("ambiguous", bool(data.get("ambiguous"))),
-        ("domains", not data.get("domains")),
-        ("confirm", True),
+        (Step.PERIOD, data.period is None),
+        (Step.AMBIGUOUS, bool(data.ambiguous)),
+        (Step.DOMAINS, not data.domains),
+        (Step.CONFIRM, True),
     ):
         if missing:
-            if ctx.step != step:
+            if ctx.step is not step:
                 ctx.goto(step)
             await _ask(ctx, step)
             return
@@ -204,24 +226,25 @@ async def advance(ctx: Ctx) -> None:
 async def _choose_entity(ctx: Ctx) -> bool:
     """Pick the entity from the user's bindings; False when the user has to answer first."""
     bound = await ctx.store.bindings(ctx.user, ctx.now)
+    data = _data(ctx)
     if not bound:
         ctx.say("开具报告前，需要先核验您的身份并绑定企业。")
-        await identity.start(ctx, then=(NAME, ctx.data))
+        await identity.start(ctx, then=data)
         return False
     if len(bound) == 1:
-        ctx.data.update(uscc=bound[0].uscc, name=bound[0].name)
+        data.uscc, data.name = bound[0].uscc, bound[0].name
         return True
-    if ctx.step != "entity":
-        ctx.goto("entity")
-    await _ask(ctx, "entity")
+    if ctx.step is not Step.ENTITY:
+        ctx.goto(Step.ENTITY)
+    await _ask(ctx, Step.ENTITY)
     return False
 
 
 async def _on_entity(ctx: Ctx, message: Inbound) -> None:
     bound = {b.uscc: b.name for b in await ctx.store.bindings(ctx.user, ctx.now)}
     if message.action == "entity:new" or squash(message.text) in {"其他企业", "绑定其他企业", "绑定新企业"}:
-        data = {k: v for k, v in ctx.data.items() if k not in ("uscc", "name")}
-        await identity.start(ctx, then=(NAME, data))
+        then = msgspec.structs.replace(_data(ctx), uscc=None, name=None, checked=None)
+        await identity.start(ctx, then=then)
         return
     uscc = message.arg if message.name == "entity" else None
     if uscc is None and message.text:
@@ -229,15 +252,18 @@ async def _on_entity(ctx: Ctx, message: Inbound) -> None:
         uscc = next((u for u, name in bound.items() if typed and (typed in name or typed == u)), None)
     if uscc not in bound:
         ctx.say("请从下面的企业中选择一家。")
-        await _ask(ctx, "entity")
+        await _ask(ctx, Step.ENTITY)
         return
-    ctx.data.update(uscc=uscc, name=bound[uscc])
+    data = _data(ctx)
+    data.uscc, data.name = uscc, bound[uscc]
     await advance(ctx)
 
 
 async def _on_period_action(ctx: Ctx, phrase: str) -> None:
     if phrase == "custom":
-        ctx.say("请直接输入报告期间，例如“2023年3月至2024年6月”“2023.3-2024.6”或“从2022年8月1日至今”。")
+        ctx.say(
+            f"请直接输入报告期间，例如“2023年3月至2024年6月”“2023.3-2024.6”或“从{cn_date(DATA_START)}至今”。"
+        )
         return
     try:
         period = parse_period(phrase, ctx.today)
@@ -280,16 +306,15 @@ async def _on_domains_action(ctx: Ctx, message: Inbound) -> None:
         ctx.say("抱歉，没有识别出所选的领域，请重新选择，至少选择一个领域。")
         await prompt(ctx)
         return
-    ctx.data.pop("ambiguous", None)
-    ctx.data.pop("partial", None)
-    ctx.data["domains"] = sorted(numbers)
+    data = _data(ctx)
+    data.ambiguous, data.partial, data.domains = [], [], sorted(numbers)
     await advance(ctx)
 
 
 async def _on_ambiguous_action(ctx: Ctx, message: Inbound) -> None:
     """A tap on one of the meanings offered for the ambiguous word, and nothing else."""
     numbers = _action_domains(message.action)
-    offered = set(ctx.data["ambiguous"][0][1])
+    offered = set(_data(ctx).ambiguous[0].options)
     if not numbers or not numbers <= offered:
         ctx.say("抱歉，所选的不是下面列出的领域之一，请从下面的选项中选择。")
         await prompt(ctx)
@@ -302,75 +327,95 @@ async def _on_confirm_action(ctx: Ctx, what: str) -> None:
     if what == "issue":
         begin_issuing(ctx)
         return
+    data = _data(ctx)
     if what == "period":
-        ctx.data.pop("start", None)
-        ctx.data.pop("end", None)
+        data.start = data.end = None
     elif what == "domains":
-        ctx.data.pop("domains", None)
+        data.domains = []
     else:
         ctx.say("抱歉，没有识别出您的选择，请点选下面的按钮。")
     await advance(ctx)
 
 
-async def _ask(ctx: Ctx, step: str | None) -> None:
-    data = ctx.data
-    if step == "entity":
-        bound = await ctx.store.bindings(ctx.user, ctx.now)
-        options = [(f"{b.name}", f"entity:{b.uscc}") for b in bound]
-        ctx.ask("您已绑定多家企业，请选择要为哪家企业开具报告：", [*options, ("绑定其他企业", "entity:new")])
-    elif step == "period":
-        ctx.ask(
-            "请选择报告涵盖的时间，也可以直接输入，如“2023年3月至2024年6月”：",
-            [
-                *((label, f"period:{phrase}") for label, phrase in QUICK_CHOICES),
-                ("其他时间", "period:custom"),
-            ],
-        )
-    elif step == "ambiguous" and data.get("ambiguous"):
-        word, numbers = data["ambiguous"][0]
-        options = [(domain_by_number(n).name, f"domain:{n}") for n in numbers]
-        ctx.ask(f"“{word}”可能指以下领域，请选择：", options)
-    elif step == "domains":
-        ctx.ask(
-            "请选择报告涵盖的领域：可以选“全部领域”，或直接输入，如“环保、安全生产和税务”“除了税务都要”。",
-            [("全部领域（40个）", "domains:all")],
-        )
-        ctx.ask("也可以在下面多选：", [(d.name, f"domain:{d.number}") for d in DOMAINS], multi=True)
-    elif step == "confirm" and data.keys() >= _SLOTS:
-        ctx.ask(
-            _summary(data),
-            [
-                ("确认开具", "confirm:issue"),
-                ("修改期间", "confirm:period"),
-                ("修改领域", "confirm:domains"),
-                ("取消", "cancel"),
-            ],
-        )
-    elif step == "issuing":
-        ctx.say("您的报告正在生成，请稍候片刻再发送任意消息查看结果。")
-    else:
-        # No step, or a step whose answer was already given or withdrawn since (返回 restores a
-        # step with the data as it is now): ask for whatever is missing instead.
+async def _ask(ctx: Ctx, step: Step | None) -> None:
+    """Ask the question of `step`; with no step, or a step whose answer was already given or
+    withdrawn since (返回 restores a step with the data as it is now), ask what is missing."""
+    if step is None or not await _ASKERS[step](ctx, _data(ctx)):
         await advance(ctx)
 
 
-#: What the confirmation shows; without any of them it is not yet the confirmation's turn.
-_SLOTS = {"uscc", "name", "start", "end", "domains"}
+async def _ask_entity(ctx: Ctx, data: ReportData) -> bool:
+    bound = await ctx.store.bindings(ctx.user, ctx.now)
+    options = [(f"{b.name}", f"entity:{b.uscc}") for b in bound]
+    ctx.ask("您已绑定多家企业，请选择要为哪家企业开具报告：", [*options, ("绑定其他企业", "entity:new")])
+    return True
 
 
-def _summary(data: dict[str, Any]) -> str:
-    numbers = data["domains"]
+async def _ask_period(ctx: Ctx, data: ReportData) -> bool:
+    ctx.ask(
+        "请选择报告涵盖的时间，也可以直接输入，如“2023年3月至2024年6月”：",
+        [*((label, f"period:{phrase}") for label, phrase in QUICK_CHOICES), ("其他时间", "period:custom")],
+    )
+    return True
+
+
+async def _ask_ambiguous(ctx: Ctx, data: ReportData) -> bool:
+    if not data.ambiguous:
+        return False
+    pending = data.ambiguous[0]
+    options = [(domain_by_number(n).name, f"domain:{n}") for n in pending.options]
+    ctx.ask(f"“{pending.word}”可能指以下领域，请选择：", options)
+    return True
+
+
+async def _ask_domains(ctx: Ctx, data: ReportData) -> bool:
+    ctx.ask(
+        "请选择报告涵盖的领域：可以选“全部领域”，或直接输入，如“环保、安全生产和税务”“除了税务都要”。",
+        [("全部领域（40个）", "domains:all")],
+    )
+    ctx.ask("也可以在下面多选：", [(d.name, f"domain:{d.number}") for d in DOMAINS], multi=True)
+    return True
+
+
+async def _ask_confirm(ctx: Ctx, data: ReportData) -> bool:
+    period = data.period
+    if period is None or not data.domains or data.uscc is None:
+        return False
+    numbers = data.domains
     names = "、".join(domain_by_number(n).name for n in numbers)
     domains = f"全部40个领域（{names}）" if len(numbers) == len(DOMAINS) else names
     lines = [
         "请确认报告信息：",
-        f"企业：{data['name']}（{data['uscc']}）",
-        f"期间：{data['start']} 至 {data['end']}",
+        f"企业：{data.name}（{data.uscc}）",
+        f"期间：{period.label()}",
         f"领域：{domains}",
     ]
-    if date.fromisoformat(data["start"]) < DATA_START:
+    if period.partly_uncovered:
         lines.append(f"提示：平台自{cn_date(DATA_START)}起归集数据，此前的时段报告中将注明不在覆盖范围内。")
-    return "\n".join(lines)
+    options = [
+        ("确认开具", "confirm:issue"),
+        ("修改期间", "confirm:period"),
+        ("修改领域", "confirm:domains"),
+        ("取消", "cancel"),
+    ]
+    ctx.ask("\n".join(lines), options)
+    return True
+
+
+async def _ask_issuing(ctx: Ctx, data: ReportData) -> bool:
+    ctx.say("您的报告正在生成，请稍候片刻再发送任意消息查看结果。")
+    return True
+
+
+_ASKERS: dict[Step, Callable[[Ctx, ReportData], Awaitable[bool]]] = {
+    Step.ENTITY: _ask_entity,
+    Step.PERIOD: _ask_period,
+    Step.AMBIGUOUS: _ask_ambiguous,
+    Step.DOMAINS: _ask_domains,
+    Step.CONFIRM: _ask_confirm,
+    Step.ISSUING: _ask_issuing,
+}
+require_handlers(Step, _ASKERS)
 
 
 # --- issuing -------------------------------------------------------------------------------
@@ -382,27 +427,21 @@ def begin_issuing(ctx: Ctx) -> None:
     The request id is made once per confirmation and kept across resumptions, so the report
     service returns the report a crashed or slow attempt already issued instead of a second one.
     """
-    request_id = (ctx.data.get("issue") or {}).get("request_id") or uuid.uuid4().hex
-    ctx.data["issue"] = {
-        "request_id": request_id,
-        "owner": ctx.services.processes.current_id,
-        "lease": (ctx.now + ISSUE_LEASE).isoformat(),
-    }
-    if ctx.step != "issuing":
-        ctx.goto("issuing")
+    data = _data(ctx)
+    period = data.period
+    assert period is not None and data.uscc is not None  # confirmed only once every slot is filled
+    request_id = data.issue.request_id if data.issue else uuid.uuid4().hex
+    data.issue = Issue(
+        request_id=request_id, owner=ctx.services.processes.current_id, lease=ctx.now + ISSUE_LEASE
+    )
+    if ctx.step is not Step.ISSUING:
+        ctx.goto(Step.ISSUING)
     ctx.say("好的，正在为您生成报告，请稍候……")
-    data = dict(ctx.data)
+    user, uscc, domains = ctx.user, data.uscc, list(data.domains)
     issuer = ctx.services.issuer
 
     async def run() -> ReportLinks:
-        return await issuer.issue(
-            ctx.user,
-            data["uscc"],
-            date.fromisoformat(data["start"]),
-            date.fromisoformat(data["end"]),
-            data["domains"],
-            request_id,
-        )
+        return await issuer.issue(user, uscc, period, domains, request_id)
 
     ctx.deferred = Deferred(run=run, finish=finish_issuing)
 
@@ -417,9 +456,11 @@ async def finish_issuing(ctx: Ctx, outcome: Any) -> None:
         ctx.end()
     else:
         ctx.say("抱歉，报告生成时出现了问题，请稍后重试。")
-        ctx.data.pop("issue", None)
-        ctx.state["step"] = "confirm"
-        await _ask(ctx, "confirm")
+        flow = ctx.flow
+        assert isinstance(flow, ReportFlow)
+        flow.data.issue = None
+        flow.step = Step.CONFIRM
+        await _ask(ctx, Step.CONFIRM)
 
 
 async def resume_issuing(ctx: Ctx) -> None:
@@ -430,11 +471,11 @@ async def resume_issuing(ctx: Ctx) -> None:
     render starts again at once (the request id makes that return any report it did issue).
     The lease still bounds the wait for a live owner whose render was lost without its process.
     """
-    issue = ctx.data["issue"]
-    owner = issue.get("owner")
-    alive = owner is not None and await ctx.services.processes.is_alive(owner, ctx.now)
-    if alive and ctx.now < datetime.fromisoformat(issue["lease"]):
-        await _ask(ctx, "issuing")
+    issue = _data(ctx).issue
+    assert issue is not None  # set with the issuing step
+    alive = issue.owner is not None and await ctx.services.processes.is_alive(issue.owner, ctx.now)
+    if alive and ctx.now < issue.lease:
+        await _ask(ctx, Step.ISSUING)
         return
     begin_issuing(ctx)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from types import ModuleType
-from typing import Any
 
 from bot.dialogs import identity, menu, my_reports, report
 from bot.dialogs.base import Ctx, Inbound, is_no, is_yes
+from bot.dialogs.state import IdentityFlow, Paused, ReportStep, Switch
 from core.domain_text import find_domains
 from core.periods import PeriodError, find_period
 from core.uscc import find_uscc
@@ -43,14 +43,14 @@ _COMMANDS = {"cancel", "back", "help", "restart"}
 
 
 async def dispatch(ctx: Ctx, message: Inbound, idle: timedelta | None) -> None:
-    if ctx.step == "issuing":
+    if ctx.step is ReportStep.ISSUING:
         await report.resume_issuing(ctx)
         return
     if ctx.flow is not None and idle is not None and idle > IDLE_LIMIT:
         _pause(ctx)
         return
-    paused = ctx.state.pop("paused", None)
-    switch = ctx.state.pop("switch", None)
+    paused, ctx.state.paused = ctx.state.paused, None
+    switch, ctx.state.switch = ctx.state.switch, None
     command = message.name if message.name in _COMMANDS else _COMMAND_WORDS.get(message.plain.lower())
     if command == "menu":
         ctx.end()
@@ -64,38 +64,38 @@ async def dispatch(ctx: Ctx, message: Inbound, idle: timedelta | None) -> None:
     else:
         await _route(ctx, message)
     while ctx.then is not None:
-        flow, data = ctx.then
-        ctx.then = None
-        await FLOWS[flow].resume(ctx, data)
+        data, ctx.then = ctx.then, None
+        await report.resume(ctx, data)
 
 
 async def _route(ctx: Ctx, message: Inbound) -> None:
     task = message.arg if message.name == "menu" and message.arg in FLOWS else None
     task = task or (menu.detect_task(message.text) if message.text else None)
-    if ctx.flow is None:
+    current = ctx.flow_name
+    if current is None:
         if task:
             await FLOWS[task].start(ctx, message.text)
         else:
             await _idle_text(ctx, message)
         return
-    if task and task != ctx.flow and not _continues(ctx, task):
-        ctx.state["switch"] = {"to": task, "text": message.text}
-        current, wanted = FLOWS[ctx.flow].TITLE, FLOWS[task].TITLE
+    if task and task != current and not _continues(ctx, task):
+        ctx.state.switch = Switch(to=task, text=message.text)
+        current, wanted = FLOWS[current].TITLE, FLOWS[task].TITLE
         ctx.ask(
             f"您正在办理“{current}”，要切换到“{wanted}”吗？切换后当前未完成的办理将不再保留。",
             [(f"切换到{wanted}", "switch:yes"), ("继续当前办理", "switch:no")],
         )
         return
     if message.name == "menu":
-        await FLOWS[ctx.flow].prompt(ctx)
+        await FLOWS[current].prompt(ctx)
         return
-    await FLOWS[ctx.flow].handle(ctx, message)
+    await FLOWS[current].handle(ctx, message)
 
 
 def _continues(ctx: Ctx, task: str) -> bool:
     """Asking for a report while identity is being checked for that very report is no switch."""
-    then = ctx.data.get("then")
-    return ctx.flow == identity.NAME and bool(then) and then[0] == task
+    flow = ctx.flow
+    return isinstance(flow, IdentityFlow) and flow.data.then is not None and task == report.NAME
 
 
 async def _idle_text(ctx: Ctx, message: Inbound) -> None:
@@ -114,8 +114,8 @@ async def _idle_text(ctx: Ctx, message: Inbound) -> None:
         menu.show(ctx)
 
 
-async def _command(ctx: Ctx, command: str, paused: dict[str, Any] | None) -> None:
-    flow = ctx.flow
+async def _command(ctx: Ctx, command: str, paused: Paused | None) -> None:
+    flow = ctx.flow_name
     if command == "cancel":
         ctx.end()
         menu.show(ctx, "好的，已取消当前办理。还需要办理什么业务？" if flow or paused else menu.WELCOME)
@@ -129,14 +129,14 @@ async def _command(ctx: Ctx, command: str, paused: dict[str, Any] | None) -> Non
     elif command == "back":
         if ctx.back():
             ctx.say("好的，回到上一步。")
-            await FLOWS[ctx.flow].prompt(ctx)
+            await FLOWS[ctx.flow_name].prompt(ctx)
         elif flow:
             ctx.say("已经是第一步了。")
             await FLOWS[flow].prompt(ctx)
         else:
             menu.show(ctx)
     else:
-        target = flow or (paused or {}).get("flow")
+        target = flow or (paused.flow.name if paused else None)
         ctx.end()
         if target:
             ctx.say("好的，我们重新开始。")
@@ -146,8 +146,9 @@ async def _command(ctx: Ctx, command: str, paused: dict[str, Any] | None) -> Non
 
 
 def _pause(ctx: Ctx) -> None:
-    title = FLOWS[ctx.flow].TITLE
-    ctx.state["paused"] = {key: ctx.state.get(key) for key in ("flow", "step", "data", "history")}
+    assert ctx.state.flow is not None
+    title = FLOWS[ctx.state.flow.name].TITLE
+    ctx.state.paused = Paused(flow=ctx.state.flow, history=ctx.state.history)
     ctx.end()
     ctx.ask(
         f"您好，由于超过30分钟没有操作，刚才的“{title}”已暂停。要从刚才的步骤继续，还是重新开始？",
@@ -155,19 +156,19 @@ def _pause(ctx: Ctx) -> None:
     )
 
 
-async def _resume(ctx: Ctx, paused: dict[str, Any], how: str) -> None:
+async def _resume(ctx: Ctx, paused: Paused, how: str) -> None:
     if how != "continue":
-        await FLOWS[paused["flow"]].start(ctx)
+        await FLOWS[paused.flow.name].start(ctx)
         return
-    ctx.state.update(paused)
+    ctx.state.flow, ctx.state.history = paused.flow, paused.history
     ctx.say("好的，我们从刚才的步骤继续。")
-    await FLOWS[ctx.flow].prompt(ctx)
+    await FLOWS[paused.flow.name].prompt(ctx)
 
 
-async def _switch(ctx: Ctx, switch: dict[str, Any], yes: bool) -> None:
+async def _switch(ctx: Ctx, switch: Switch, yes: bool) -> None:
     if not yes:
         ctx.say("好的，我们继续。")
-        await FLOWS[ctx.flow].prompt(ctx)
+        await FLOWS[ctx.flow_name].prompt(ctx)
         return
     ctx.end()
-    await FLOWS[switch["to"]].start(ctx, switch["text"])
+    await FLOWS[switch.to].start(ctx, switch.text)

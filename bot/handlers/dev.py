@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.appkeys import ENGINE
+from bot.dialogs.state import load_state
 from bot.handlers.json_replies import json_reply
 from core.personal_data import mask_phone
 from storage.models import Conversation, Entity, OutboxMessage
@@ -29,7 +30,8 @@ async def outbox(request: web.Request) -> web.Response:
         user = request.query.get("user")
         if user:
             state = (await conn.execute(select(_conv.c.state).where(_conv.c.user_id == user))).scalar()
-            uscc = ((state or {}).get("data") or {}).get("uscc")
+            flow = load_state(state).flow if state else None
+            uscc = getattr(flow.data, "uscc", None) if flow else None
             phone = (await conn.execute(select(_entity.c.phone).where(_entity.c.uscc == uscc))).scalar()
             statement = statement.where(_outbox.c.recipient == (phone or ""))
         rows = (await conn.execute(statement)).all()

@@ -186,7 +186,7 @@ def _from_schema_0(saved: Mapping[str, Any]) -> dict[str, Any]:
 
 def require_handlers(steps: type[StrEnum], handlers: Mapping[Any, Callable[..., Any]]) -> None:
     """At import: every step of a flow has its handler, and nothing else has one."""
-    missing = set(steps) - set(handlers)
-    extra = set(handlers) - set(steps)
+    missing = sorted(str(step) for step in set(steps) - set(handlers))
+    extra = sorted(str(step) for step in set(handlers) - set(steps))
     if missing or extra:
-        raise TypeError(f"{steps.__name__}: no handler for {sorted(missing)}, unknown steps {sorted(extra)}")
+        raise TypeError(f"{steps.__name__}: no handler for {missing}, unknown steps {extra}")

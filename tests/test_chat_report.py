@@ -135,7 +135,8 @@ async def test_a_period_over_five_years_is_refused_with_the_reason(world: ChatWo
     await chat.say("开报告")
     refused = await chat.say("2020年12月至2026年10月")
     assert refused.text.splitlines()[0] == (
-        "报告期间最长为5年，所选期间（2020-12-01 至 2026-10-31）超过了5年，请选择从2021-11-01或更晚开始的期间。"
+        "报告期间最长为5年，所选期间（2020-12-01 至 2026-10-31）超过了5年，"
+        "请选择从2021-11-01或更晚开始的期间。"
     )
     refused.says("请选择报告涵盖的时间")
     (await chat.say("近五年")).says("请选择报告涵盖的领域")

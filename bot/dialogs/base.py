@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Protocol
 
 from bot import replies
@@ -52,7 +53,9 @@ class Inbound:
 _PUNCTUATION = re.compile(r"[\s。，,.!！?？~～、；;：:“”\"'‘’]+")
 
 
+@lru_cache(maxsize=4096)
 def squash(text: str) -> str:
+    """Cached: option labels are squashed on every turn that offers them, and they repeat."""
     return _PUNCTUATION.sub("", unicodedata.normalize("NFKC", text))
 
 

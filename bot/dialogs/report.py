@@ -25,6 +25,7 @@ from bot.dialogs.base import Ctx, Deferred, Inbound, ReportLinks, is_yes, squash
 from bot.dialogs.menu import detect_task
 from bot.dialogs.state import Ambiguity, Issue, ReportData, ReportFlow, require_handlers
 from bot.dialogs.state import ReportStep as Step
+from bot.replies import choices
 from bot.replies import report as report_reply
 from core.domain_text import DomainChoice, find_domains, parse_domains
 from core.domains import DOMAINS, domain_by_number
@@ -352,10 +353,7 @@ async def _ask_entity(ctx: Ctx, data: ReportData) -> bool:
 
 
 async def _ask_period(ctx: Ctx, data: ReportData) -> bool:
-    ctx.ask(
-        "请选择报告涵盖的时间，也可以直接输入，如“2023年3月至2024年6月”：",
-        [*((label, f"period:{phrase}") for label, phrase in QUICK_CHOICES), ("其他时间", "period:custom")],
-    )
+    ctx.reply(_PERIOD_QUESTION)
     return True
 
 
@@ -368,12 +366,23 @@ async def _ask_ambiguous(ctx: Ctx, data: ReportData) -> bool:
     return True
 
 
-async def _ask_domains(ctx: Ctx, data: ReportData) -> bool:
-    ctx.ask(
+#: The same two questions every time: built once, not on every turn that asks them.
+_DOMAIN_QUESTIONS = (
+    choices(
         "请选择报告涵盖的领域：可以选“全部领域”，或直接输入，如“环保、安全生产和税务”“除了税务都要”。",
         [("全部领域（40个）", "domains:all")],
-    )
-    ctx.ask("也可以在下面多选：", [(d.name, f"domain:{d.number}") for d in DOMAINS], multi=True)
+    ),
+    choices("也可以在下面多选：", [(d.name, f"domain:{d.number}") for d in DOMAINS], multi=True),
+)
+_PERIOD_QUESTION = choices(
+    "请选择报告涵盖的时间，也可以直接输入，如“2023年3月至2024年6月”：",
+    [*((label, f"period:{phrase}") for label, phrase in QUICK_CHOICES), ("其他时间", "period:custom")],
+)
+
+
+async def _ask_domains(ctx: Ctx, data: ReportData) -> bool:
+    for question in _DOMAIN_QUESTIONS:
+        ctx.reply(question)
     return True
 
 

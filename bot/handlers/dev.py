@@ -9,30 +9,17 @@ people trying the demo side by side do not see each other's codes.
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
 from bot.appkeys import ENGINE
 from bot.handlers.json_replies import json_reply
 from core.personal_data import mask_phone
-from storage.models import Conversation, Entity, OutboxMessage
-
-_outbox = OutboxMessage.__table__
-_conv = Conversation.__table__
-_entity = Entity.__table__
+from storage.outbox import recent_messages
 
 LIMIT = 20
 
 
 async def outbox(request: web.Request) -> web.Response:
-    statement = select(_outbox).order_by(_outbox.c.id.desc()).limit(LIMIT)
-    async with request.app[ENGINE].connect() as conn:
-        user = request.query.get("user")
-        if user:
-            state = (await conn.execute(select(_conv.c.state).where(_conv.c.user_id == user))).scalar()
-            uscc = ((state or {}).get("data") or {}).get("uscc")
-            phone = (await conn.execute(select(_entity.c.phone).where(_entity.c.uscc == uscc))).scalar()
-            statement = statement.where(_outbox.c.recipient == (phone or ""))
-        rows = (await conn.execute(statement)).all()
+    rows = await recent_messages(request.app[ENGINE], LIMIT, request.query.get("user"))
     messages = [
         {
             "id": row.id,
@@ -41,7 +28,7 @@ async def outbox(request: web.Request) -> web.Response:
             "text": row.body,
             "sent_at": row.created_at.isoformat(),
         }
-        for row in reversed(rows)
+        for row in rows
     ]
     return json_reply({"messages": messages})
 

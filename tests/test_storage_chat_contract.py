@@ -330,7 +330,8 @@ async def test_recent_reports_newest_first_limited_and_one_by_number(chat: Subje
     for row in rows:
         await save_issued(sessions, row)
     async with chat.backend.turn("u11", None) as turn:
-        both = await turn.store.recent_reports([ACME.uscc, RIVER.uscc])
+        # RIVER first: the tie at one minute must still come out by number, not by the order asked.
+        both = await turn.store.recent_reports([RIVER.uscc, ACME.uscc])
         top_two = await turn.store.recent_reports([ACME.uscc, RIVER.uscc], limit=2)
         none = await turn.store.recent_reports([])
         one = await turn.store.issued(numbers[1])

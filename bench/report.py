@@ -23,7 +23,7 @@ import weasyprint
 from aiohttp import web
 
 from bot.app import create_app
-from bot.appkeys import SESSIONS
+from bot.appkeys import ENGINE, HASH_SECRET, SESSIONS
 from bot.config import Settings
 from bot.reports import REPORTS, ReportService
 from core.domains import DOMAINS
@@ -32,8 +32,9 @@ from core.records import RecordKind, RecordStatus, RepairStatus
 from core.render import render_html, warm_up
 from core.report import assemble_report
 from core.uscc import make_uscc
-from storage.models import Entity, Record
+from storage.models import Record
 from storage.queries import entity_info, find_entity, records_for_report
+from tests.fixtures import entity_values, store_entities
 
 START, END = date(2023, 1, 1), date(2025, 10, 31)
 KIND_FIELDS = {
@@ -65,21 +66,10 @@ async def _seed(app: web.Application, uscc: str, count: int) -> None:
     """An entity with `count` valid records spread over domains and kinds, all inside the period."""
     now = datetime.now(UTC)
     scoped = [(d.number, k) for d in DOMAINS for k in RecordKind if d.holds(k)]
+    await store_entities(
+        app[ENGINE], [entity_values(uscc, f"晋城市基准测试煤业有限公司{count}")], secret=app[HASH_SECRET]
+    )
     async with app[SESSIONS]() as session:
-        session.add(
-            Entity(
-                uscc=uscc,
-                name=f"晋城市基准测试煤业有限公司{count}",
-                entity_type="企业",
-                legal_rep="测试",
-                legal_rep_id_hash="0" * 64,
-                legal_rep_id_tail_hash="0" * 64,
-                legal_rep_id_last4="0000",
-                phone="13800000000",
-                created_at=now,
-                updated_at=now,
-            )
-        )
         for i in range(count):
             domain, kind = scoped[(i * 7) % len(scoped)]
             session.add(

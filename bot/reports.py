@@ -29,13 +29,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.appkeys import SESSIONS, SETTINGS
 from bot.keys import KeyStore
@@ -53,9 +49,22 @@ from core.report_identity import (
     normalize_code,
 )
 from core.signing import canonical_json, sign_content, verify_content
-from storage.models import IssuedReport, ReportSequence
+from storage.issued import (
+    RequestIdTakenError,
+    committed_pdf_paths,
+    issued_for_request,
+    issued_report,
+    next_in_sequence,
+    save_issued,
+    verify_code_of,
+)
+from storage.models import IssuedReport
 from storage.processes import LOCAL_PROCESS, ProcessRegistry, ServiceProcesses
 from storage.queries import entity_info, find_entity, records_for_report
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +74,6 @@ STAGED_SUFFIX = ".pdf.tmp"
 #: What a code is compared with when the number names no report: a miss then costs what a
 #: wrong code costs. Any fixed string of a real code's length does; it can never open anything.
 _NO_CODE = "3" * CODE_LENGTH
-#: Report numbers per query when the clean-up asks which files have rows.
-_CLEAN_UP_BATCH = 500
 
 
 class EntityNotFoundError(ReportError):
@@ -136,28 +143,8 @@ class ReportService:
             self._warming.cancel()
 
     async def _next_report_no(self, day: date) -> str:
-        """Per-day sequence: an UPDATE … RETURNING takes the row lock on both databases."""
-        key = f"{day:%Y%m%d}"
-        table = ReportSequence.__table__
-        for _ in range(5):
-            async with self.sessions() as session:
-                result = await session.exec(
-                    update(table)
-                    .where(table.c.day == key)
-                    .values(last=table.c.last + 1)
-                    .returning(table.c.last)
-                )
-                value = result.scalar_one_or_none()
-                if value is None:
-                    session.add(ReportSequence(day=key, last=1))
-                    value = 1
-                try:
-                    await session.commit()
-                except IntegrityError:
-                    await session.rollback()
-                    continue
-            return make_report_no(day, value)
-        raise RuntimeError("could not allocate a report number")
+        """One sequence a day (China time): the number says the day it was issued."""
+        return make_report_no(day, await next_in_sequence(self.sessions, f"{day:%Y%m%d}"))
 
     async def issue(
         self,
@@ -227,18 +214,15 @@ class ReportService:
             channel=channel,
             request_id=request_id,
         )
-        async with self.sessions() as session:
-            session.add(row)
-            try:
-                await session.commit()
-            except IntegrityError:
-                # Only the request id can collide: the racing call won, and its report is the answer.
-                await session.rollback()
-                staged.unlink()
-                winner = await self._by_request(request_id) if request_id is not None else None
-                if winner is None:
-                    raise
-                return winner
+        try:
+            await save_issued(self.sessions, row)
+        except RequestIdTakenError:
+            # The racing call with the same request id won, and its report is the answer.
+            staged.unlink()
+            winner = await self._by_request(request_id) if request_id is not None else None
+            if winner is None:
+                raise
+            return winner
         # Any other failure leaves the staged file: whether the commit happened is then unknown,
         # and the next start's clean-up asks the database.
         await asyncio.to_thread(_publish, staged, final, pdf)
@@ -246,9 +230,7 @@ class ReportService:
         return Issued(row, pdf)
 
     async def _by_request(self, request_id: str) -> Issued | None:
-        async with self.sessions() as session:
-            result = await session.exec(select(IssuedReport).where(IssuedReport.request_id == request_id))
-            row = result.first()
+        row = await issued_for_request(self.sessions, request_id)
         return Issued(row, self.pdf_bytes(row)) if row is not None else None
 
     def _final_path(self, report_no: str, issued_at: datetime) -> Path:
@@ -271,7 +253,7 @@ class ReportService:
         """
         staged, finals = await asyncio.to_thread(self._scan)
         numbers = sorted({_report_no_of(p) for p in staged} | {_report_no_of(p) for p in finals})
-        committed = await self._committed_paths(numbers)
+        committed = await committed_pdf_paths(self.sessions, numbers)
         now = datetime.now(UTC)
         alive = {owner: await self.processes.is_alive(owner, now) for owner in {_owner_of(p) for p in staged}}
         done = await asyncio.to_thread(self._settle, staged, finals, committed, alive)
@@ -294,16 +276,6 @@ class ReportService:
                 elif path.name.endswith(FINAL_SUFFIX):
                     finals.append(path)
         return staged, finals
-
-    async def _committed_paths(self, numbers: list[str]) -> set[str]:
-        table = IssuedReport.__table__
-        paths: set[str] = set()
-        async with self.sessions() as session:
-            for at in range(0, len(numbers), _CLEAN_UP_BATCH):
-                chunk = numbers[at : at + _CLEAN_UP_BATCH]
-                result = await session.exec(select(table.c.pdf_path).where(table.c.report_no.in_(chunk)))
-                paths.update(result.all())
-        return paths
 
     def _settle(
         self, staged: list[Path], finals: list[Path], committed: set[str], alive: dict[str, bool]
@@ -346,17 +318,13 @@ class ReportService:
     async def _stored_code(self, report_no: str) -> str | None:
         if not is_valid_report_no(report_no):
             return None
-        table = IssuedReport.__table__
-        async with self.sessions() as session:
-            result = await session.exec(select(table.c.verify_code).where(table.c.report_no == report_no))
-            return result.one_or_none()
+        return await verify_code_of(self.sessions, report_no)
 
     async def get(self, report_no: str) -> IssuedReport | None:
         """Malformed numbers (bad check character) never reach the database."""
         if not is_valid_report_no(report_no):
             return None
-        async with self.sessions() as session:
-            return await session.get(IssuedReport, report_no)
+        return await issued_report(self.sessions, report_no)
 
     def links(self, row: IssuedReport) -> ReportLinks:
         query = f"?code={row.verify_code}"

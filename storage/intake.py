@@ -7,7 +7,8 @@ record's previous state into `record_version` before it is changed, so nothing i
 silently. A re-sent identical row is `unchanged`: it touches nothing, not even `updated_at`.
 
 Callers own the transaction and must pass batches without repeated keys
-(`core.intake.DuplicateGuard` ensures that).
+(`core.intake.DuplicateGuard` ensures that); `write_retrying` owns it for a caller that has
+nothing else to do in it (the department API).
 
 Who writes is a `Writer`. A department's key (`Writer.scope`) may only change a stored row
 whose stored domain it holds, and may move a row to another domain only when the record says
@@ -23,15 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
 from sqlalchemy import RowMapping, bindparam, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.intake import EntityValues, PlainRecord, RecordValues, UnitScope
+from core.intake import EntityValues, IntakeKind, PlainRecord, RecordValues, UnitScope
 from core.personal_data import id_number_hash, id_tail_hash
 from storage.bulk import insert_rows, insert_sqlite_rows, sqlite_datetime
 from storage.models import Entity, IntakeAudit, Record, RecordVersion
@@ -436,3 +438,30 @@ async def write_entities(
         await connection.execute(statement, changed)
     await insert_rows(connection, AUDIT, AUDIT_COLUMNS, audit)
     return Written(outcomes)
+
+
+#: A concurrent request may insert one of our keys between our lookup and our insert.
+WRITE_ATTEMPTS = 3
+
+
+async def write_retrying(
+    engine: AsyncEngine,
+    kind: IntakeKind,
+    values: Sequence[EntityValues] | Sequence[RecordValues],
+    secret: bytes,
+    writer: Writer,
+) -> Written:
+    """Write the batch in its own transaction, again from the lookup when a concurrent batch
+    inserted one of its keys first (the unique index refuses ours): the second attempt finds
+    that row and checks against it like any stored row. The last attempt's error propagates."""
+    for attempt in range(WRITE_ATTEMPTS):
+        now = datetime.now(UTC)
+        try:
+            async with engine.begin() as connection:
+                if kind is IntakeKind.ENTITIES:
+                    return await write_entities(connection, values, secret, now, writer)
+                return await write_records(connection, values, now, writer)
+        except IntegrityError:
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")

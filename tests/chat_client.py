@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.chat_issuer import ServiceIssuer
@@ -26,12 +26,12 @@ from bot.engine import Engine
 from bot.keys import KeyStore
 from bot.reports import ReportService
 from bot.sms import OutboxSmsSender
-from core.personal_data import id_number_hash, id_tail_hash
 from core.resident_id import make_resident_id
 from core.uscc import make_uscc
 from storage.chat import backend_for
 from storage.db import session_factory
-from storage.models import Entity, OutboxMessage
+from storage.models import OutboxMessage
+from tests.fixtures import entity_values, store_entities
 
 Reply = dict[str, Any]
 Sender = Callable[[dict[str, Any]], Awaitable[list[Reply]]]
@@ -193,28 +193,24 @@ _ids = itertools.count(1)
 
 
 async def add_businesses(db: AsyncEngine, secret: bytes, *businesses: Business) -> None:
-    """Store the test businesses with their ID tails hashed under the service secret."""
-    now = datetime.now(UTC)
-    async with db.begin() as conn:
-        for b in businesses or BUSINESSES:
-            await conn.execute(
-                insert(Entity.__table__).values(
-                    uscc=b.uscc,
-                    name=b.name,
-                    entity_type="企业",
-                    legal_rep=b.legal_rep,
-                    legal_rep_id_hash=id_number_hash(secret, b.id_number),
-                    legal_rep_id_tail_hash=id_tail_hash(secret, b.id_number),
-                    legal_rep_id_last4=b.id_number[-4:],
-                    phone=b.phone,
-                    address="山西省太原市",
-                    registered_on=date(2015, 3, 1),
-                    registration_authority="太原市行政审批服务管理局",
-                    false_commitment=b.false_commitment,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+    """Store the test businesses with their ID numbers hashed under the service secret."""
+    chosen = businesses or BUSINESSES
+    entities = [
+        entity_values(
+            b.uscc,
+            b.name,
+            legal_rep=b.legal_rep,
+            id_number=b.id_number,
+            phone=b.phone,
+            address="山西省太原市",
+            registered_on=date(2015, 3, 1),
+            registration_authority="太原市行政审批服务管理局",
+        )
+        for b in chosen
+    ]
+    await store_entities(
+        db, entities, secret=secret, false_commitment=[b.uscc for b in chosen if b.false_commitment]
+    )
 
 
 class ChatWorld:

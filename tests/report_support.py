@@ -7,12 +7,13 @@ from io import BytesIO
 from typing import Any
 
 from pypdf import PdfReader
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.records import RecordKind, RecordView
 from core.uscc import make_uscc
-from storage.models import Entity, Record
+from storage.models import Record
+from tests.fixtures import entity_values, store_entities
 
 USCC = make_uscc("91140525MA0K8U2R7")
 FIELDS: dict[RecordKind, dict[str, str]] = {
@@ -62,33 +63,16 @@ def pdf_text(pdf: bytes) -> list[str]:
 
 
 async def store_entity(
-    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
     uscc: str = USCC,
     name: str = "泽州县金鼎矿业有限公司",
     *,
     false_commitment: bool = False,
 ) -> None:
-    now = datetime.now(UTC)
-    async with sessions() as session:
-        session.add(
-            Entity(
-                uscc=uscc,
-                name=name,
-                entity_type="企业",
-                legal_rep="李卫东",
-                legal_rep_id_hash="0" * 64,
-                legal_rep_id_tail_hash="1" * 64,
-                legal_rep_id_last4="123X",
-                phone="13800001234",
-                address="山西省晋城市泽州县南村镇",
-                registered_on=date(2012, 5, 8),
-                registration_authority="泽州县市场监督管理局",
-                false_commitment=false_commitment,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await session.commit()
+    """The report tests' entity (the builder's defaults: 李卫东, 泽州县南村镇, registered 2012-05-08)."""
+    await store_entities(
+        engine, [entity_values(uscc, name)], false_commitment=[uscc] if false_commitment else ()
+    )
 
 
 async def store_records(

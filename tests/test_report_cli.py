@@ -28,7 +28,7 @@ async def cli_env(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) 
     engine = create_engine(db_url)
     await upgrade(engine)
     sessions = session_factory(engine)
-    await store_entity(sessions)
+    await store_entity(engine)
     await store_records(sessions, [record(RecordKind.PENALTY, 13, "晋税罚〔2024〕5号", date(2024, 5, 5))])
     await engine.dispose()
     return data_dir

@@ -26,7 +26,7 @@ DOMAINS = [domain_by_name("税务")]
 @pytest.fixture
 async def service(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[ReportService]:
     sessions = session_factory(engine)
-    await store_entity(sessions)
+    await store_entity(engine)
     keys = KeyStore(tmp_path)
     keys.ensure()
     processes = ServiceProcesses(sessions)

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from bot.app import create_app
-from bot.appkeys import SESSIONS
+from bot.appkeys import ENGINE, SESSIONS
 from bot.config import Settings
 from bot.reports import REPORTS
 from core.domains import domain_by_name
@@ -44,7 +44,7 @@ VERIFY_KEYS = {
 async def client(aiohttp_client, settings: Settings):
     app = create_app(settings)
     client = await aiohttp_client(app)
-    await store_entity(app[SESSIONS])
+    await store_entity(app[ENGINE])
     await store_records(
         app[SESSIONS],
         [
@@ -218,7 +218,7 @@ async def test_key_rotation_keeps_old_reports_verifiable(client, settings: Setti
 
 async def test_false_commitment_entity_is_refused(client) -> None:
     uscc = make_uscc("91140525MA0K8U2R8")
-    await store_entity(client.app[SESSIONS], uscc, "虚假承诺商贸有限公司", false_commitment=True)
+    await store_entity(client.app[ENGINE], uscc, "虚假承诺商贸有限公司", false_commitment=True)
     with pytest.raises(FalseCommitmentError, match="虚假承诺"):
         await client.app[REPORTS].issue(uscc, Period(date(2024, 1, 1), date(2024, 12, 31)), DOMAINS)
 

@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import IntegrityError
 
 from bot.appkeys import ENGINE, HASH_SECRET
 from bot.handlers.dept_openapi import openapi_document
@@ -37,13 +36,11 @@ from core.intake import (
 from core.personal_data import redact
 from core.records import china_today
 from storage.departments import DepartmentInfo, department_for_key
-from storage.intake import Writer, Written, write_entities, write_records
+from storage.intake import Writer, write_retrying
 
 ROUTE = "/api/v1/dept/records"
 OPENAPI_ROUTE = "/api/v1/openapi.json"
 MAX_RECORDS = 10_000
-#: A concurrent request may insert one of our keys between our lookup and our insert.
-_WRITE_ATTEMPTS = 3
 
 
 def _api_key(request: web.Request) -> str:
@@ -111,28 +108,14 @@ def _check_records(
     return results, accepted
 
 
-async def _write(
-    request: web.Request, kind: IntakeKind, values: list[Any], department: DepartmentInfo
-) -> Written:
-    engine = request.app[ENGINE]
-    writer = Writer(
+def _writer(department: DepartmentInfo) -> Writer:
+    return Writer(
         channel="api",
         actor=department.name,
         replaced_by=f"dept:{department.name}",
         department_id=department.id,
         scope=department.scope,
     )
-    for attempt in range(_WRITE_ATTEMPTS):
-        now = datetime.now(UTC)
-        try:
-            async with engine.begin() as connection:
-                if kind is IntakeKind.ENTITIES:
-                    return await write_entities(connection, values, request.app[HASH_SECRET], now, writer)
-                return await write_records(connection, values, now, writer)
-        except IntegrityError:
-            if attempt == _WRITE_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 async def post_records(request: web.Request) -> web.Response:
@@ -174,7 +157,9 @@ async def post_records(request: web.Request) -> web.Response:
         _check_records, kind, records, department, china_today(datetime.now(UTC))
     )
     if accepted:
-        written = await _write(request, kind, [values for _, values in accepted], department)
+        batch = [values for _, values in accepted]
+        engine, secret = request.app[ENGINE], request.app[HASH_SECRET]
+        written = await write_retrying(engine, kind, batch, secret, _writer(department))
         for position, ((index, _), outcome) in enumerate(zip(accepted, written.outcomes, strict=True)):
             results[index]["status"] = outcome.value
             if position in written.refused:

@@ -8,33 +8,27 @@ people trying the demo side by side do not see each other's codes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
-from sqlalchemy import select
 
 from bot.appkeys import ENGINE
 from bot.dialogs.state import load_state
 from bot.handlers.json_replies import json_reply
 from core.personal_data import mask_phone
-from storage.models import Conversation, Entity, OutboxMessage
-
-_outbox = OutboxMessage.__table__
-_conv = Conversation.__table__
-_entity = Entity.__table__
+from storage.outbox import recent_messages
 
 LIMIT = 20
 
 
+def _business_of(saved: dict[str, Any]) -> str | None:
+    """The USCC the saved conversation is about (identity or report), if any."""
+    flow = load_state(saved).flow
+    return getattr(flow.data, "uscc", None) if flow is not None else None
+
+
 async def outbox(request: web.Request) -> web.Response:
-    statement = select(_outbox).order_by(_outbox.c.id.desc()).limit(LIMIT)
-    async with request.app[ENGINE].connect() as conn:
-        user = request.query.get("user")
-        if user:
-            state = (await conn.execute(select(_conv.c.state).where(_conv.c.user_id == user))).scalar()
-            flow = load_state(state).flow if state else None
-            uscc = getattr(flow.data, "uscc", None) if flow else None
-            phone = (await conn.execute(select(_entity.c.phone).where(_entity.c.uscc == uscc))).scalar()
-            statement = statement.where(_outbox.c.recipient == (phone or ""))
-        rows = (await conn.execute(statement)).all()
+    rows = await recent_messages(request.app[ENGINE], LIMIT, request.query.get("user"), _business_of)
     messages = [
         {
             "id": row.id,
@@ -43,7 +37,7 @@ async def outbox(request: web.Request) -> web.Response:
             "text": row.body,
             "sent_at": row.created_at.isoformat(),
         }
-        for row in reversed(rows)
+        for row in rows
     ]
     return json_reply({"messages": messages})
 

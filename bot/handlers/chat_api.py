@@ -20,8 +20,9 @@ Response `200 {"replies": [...]}`, each reply one of::
     {"type": "link", "text": "...", "url": "..."}
 
 Errors: `400 {"error": {"code", "message"}}` for a malformed request (see `bot.handlers.json_body`
-for what a body may hold), `401` (same shape) without a valid session outside demo mode, `413`
-for a body over 64 KB and `415` for a compressed one; messages are Chinese, fit to show to the user.
+for what a body may hold), `401` (same shape) without a valid session outside demo mode, checked
+before the body is read, `413` for a body over 64 KB and `415` for a compressed one; messages
+are Chinese, fit to show to the user.
 
 Actions: a client sends an option's `action` back unchanged; typing an option's label has the
 same effect. Payloads are `name` or `name:argument`:

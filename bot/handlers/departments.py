@@ -51,8 +51,7 @@ MAX_RECORDS = 10_000
 BATCH_LIMIT = 32 * 1024 * 1024
 #: A concurrent request may insert one of our keys between our lookup and our insert.
 _WRITE_ATTEMPTS = 3
-
-
+#: The department whose key authenticated the request (set by `_department`).
 DEPARTMENT = web.RequestKey("department", DepartmentInfo)
 
 

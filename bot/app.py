@@ -1,8 +1,11 @@
 """The aiohttp application and the server that runs it: wiring only.
 
-Each channel registers its own routes via `setup(app)`. Around them: `errors.middleware` (every
-failure becomes our Chinese answer), then `request_guard.middleware` (clean URLs, per-route body
-sizes, no compressed bodies). `serve` runs the application the way `creditbot serve` does, on a server
+Each channel registers itself via `setup(app)`: the shared state it needs as cleanup contexts
+on the root application, and its routes, the API channels and the report holders' routes as
+sub-applications with their own middlewares (authentication, rate limit). Around everything,
+sub-applications included, the root's `errors.middleware` (every failure becomes our Chinese
+answer), then `request_guard.middleware` (clean URLs, per-route body sizes, no compressed
+bodies). `serve` runs the application the way `creditbot serve` does, on a server
 whose connection handler answers even malformed HTTP in Chinese (`ServiceRunner`).
 """
 
@@ -17,21 +20,24 @@ from aiohttp import web
 
 from bot.appkeys import ENGINE, HASH_SECRET, SESSIONS, SETTINGS
 from bot.config import Settings
-from bot.handlers import chat_api, departments, dev, errors, report_users, request_guard, webchat
+from bot.handlers import (
+    chat_api,
+    departments,
+    dev,
+    errors,
+    health,
+    report_users,
+    request_guard,
+    webchat,
+)
 from storage.db import create_engine, session_factory, upgrade
 from storage.demo import ensure_demo_data
 from storage.secrets import load_or_create_secret
 
 log = logging.getLogger(__name__)
 
-#: 10,000 records of some 25 fields each, in Chinese, come to roughly 10-15 MB of JSON.
-DEPARTMENT_BATCH_LIMIT = 32 * 1024 * 1024
 #: aiohttp's default for `run_app`; the bare RequestHandler default is an hour.
 KEEPALIVE_TIMEOUT = 75.0
-
-
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -63,10 +69,7 @@ def create_app(settings: Settings) -> web.Application:
     chat_api.setup(app)
     dev.setup(app, settings.demo)
     webchat.setup(app)
-    app.router.add_get("/healthz", healthz)
-    request_guard.limit_body(app, chat_api.ROUTE, chat_api.MAX_BODY)
-    request_guard.limit_body(app, departments.ROUTE, DEPARTMENT_BATCH_LIMIT)
-    request_guard.limit_body(app, report_users.CHECK_ROUTE, report_users.MAX_UPLOAD)
+    health.setup(app)
     return app
 
 

@@ -146,7 +146,12 @@ def _cn_datetime(moment: datetime) -> str:
 
 
 @cache
-def _environment() -> Environment:
+def environment() -> Environment:
+    """The one Jinja environment over templates/: the report and every page of the service.
+
+    Here, not in the web layer, because the report renders in worker processes that never
+    import aiohttp. Undefined names fail loudly rather than rendering as empty text.
+    """
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html"]),
@@ -176,7 +181,7 @@ def verify_url(base_url: str, report_no: str, code: str) -> str:
 def render_html(report: Report, *, code: str, base_url: str) -> str:
     tables = [DetailTable(k, items) for k in KIND_ORDER if (items := report.items_of(k))]
     return (
-        _environment()
+        environment()
         .get_template("report.html")
         .render(
             r=report,

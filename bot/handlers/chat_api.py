@@ -20,8 +20,9 @@ Response `200 {"replies": [...]}`, each reply one of::
     {"type": "link", "text": "...", "url": "..."}
 
 Errors: `400 {"error": {"code", "message"}}` for a malformed request (see `bot.handlers.json_body`
-for what a body may hold), `401` (same shape) without a valid session outside demo mode, `413`
-for a body over 64 KB and `415` for a compressed one; messages are Chinese, fit to show to the user.
+for what a body may hold), `401` (same shape) without a valid session outside demo mode, checked
+before the body is read, `413` for a body over 64 KB and `415` for a compressed one; messages
+are Chinese, fit to show to the user.
 
 Actions: a client sends an option's `action` back unchanged; typing an option's label has the
 same effect. Payloads are `name` or `name:argument`:
@@ -48,6 +49,8 @@ from bot.chat_issuer import ServiceIssuer
 from bot.clock import system_clock
 from bot.dialogs.base import Services
 from bot.engine import Engine
+from bot.handlers import request_guard
+from bot.handlers.auth import request_token, resolved
 from bot.handlers.json_body import JsonBodyError, read_json
 from bot.handlers.json_replies import json_error, json_reply
 from bot.reports import REPORTS
@@ -57,12 +60,15 @@ from storage.secrets import load_or_create_secret
 
 CHAT_ENGINE = web.AppKey("chat_engine", Engine)
 SESSION_VERIFIER = web.AppKey("session_verifier", SessionVerifier)
+#: The user a valid session token names (set by `_session` outside demo mode).
+SESSION_USER = web.RequestKey("session_user", str)
 
 MAX_TEXT = 2000
 MAX_ID = 128
 #: A message is at most 2,000 characters plus a few ids: 64 KB is ample, and all anyone may send.
 MAX_BODY = 64 * 1024
-ROUTE = "/api/chat"
+PREFIX = "/api/chat"
+UNAUTHORIZED_MESSAGE = "请先登录后再使用对话服务：会话令牌缺失、无效或已过期。"
 
 
 class BadRequestError(Exception):
@@ -82,17 +88,25 @@ def _string(body: dict[str, Any], key: str, limit: int, code: str, message: str)
     return value
 
 
-def _user(request: web.Request, body: dict[str, Any]) -> str:
-    if request.app[SETTINGS].demo:
-        user = _string(body, "user", MAX_ID, "invalid_user", "用户标识（user）应为1至128个字符的字符串。")
+@web.middleware
+async def _session(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Outside demo mode every chat message needs a valid session token, checked before the body is read."""
+    if resolved(request):
+        token = request_token(request)
+        user = request.config_dict[SESSION_VERIFIER].user_for(token, system_clock()) if token else None
         if user is None:
-            raise BadRequestError("missing_user", "缺少用户标识（user）。")
-        return user
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    user = request.app[SESSION_VERIFIER].user_for(token, system_clock()) if token else None
+            return json_error("unauthorized", UNAUTHORIZED_MESSAGE, 401)
+        request[SESSION_USER] = user
+    return await handler(request)
+
+
+def _user(request: web.Request, body: dict[str, Any]) -> str:
+    """The session's user; in demo mode (no sessions) the `user` field the client sends."""
+    if SESSION_USER in request:
+        return request[SESSION_USER]
+    user = _string(body, "user", MAX_ID, "invalid_user", "用户标识（user）应为1至128个字符的字符串。")
     if user is None:
-        raise BadRequestError("unauthorized", "请先登录后再使用对话服务：会话令牌缺失、无效或已过期。", 401)
+        raise BadRequestError("missing_user", "缺少用户标识（user）。")
     return user
 
 
@@ -116,7 +130,7 @@ async def chat(request: web.Request) -> web.Response:
             raise BadRequestError("invalid_message", "请提供消息内容（text）或操作（action）中的一项。")
     except BadRequestError as error:
         return json_error(error.code, error.message, error.status)
-    replies = await request.app[CHAT_ENGINE].handle(
+    replies = await request.config_dict[CHAT_ENGINE].handle(
         user, text=text, action=action, msg_id=msg_id, client=request.remote or ""
     )
     return json_reply({"replies": replies})
@@ -140,6 +154,12 @@ async def _chat_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    """Register after the database and report service contexts: the engine needs both."""
+    """Register after the database and report service contexts: the engine needs both.
+
+    The sub-application's only route is its root (path ""): `POST /api/chat` exactly, as
+    clients have always called it.
+    """
     app.cleanup_ctx.append(_chat_context)
-    app.router.add_post(ROUTE, chat)
+    api = web.Application(middlewares=[] if app[SETTINGS].demo else [_session])
+    request_guard.limit_body(api, api.router.add_post("", chat), MAX_BODY)
+    app.add_subapp(PREFIX, api)

@@ -8,6 +8,10 @@ another domain takes an explicit `"更正领域": true`. The stored-row rules ar
 the write transaction (`storage.intake`). Every record gets its own result, so one bad record
 never costs the others. Entities (the register) come from the market regulator, so only a
 department holding 市场监管 may send them. Every write is audited with the key's department.
+
+The API is the sub-application `/api/v1`; its records route sits in the nested `/dept`
+sub-application, whose middleware (`_department`) authenticates every request with the key,
+so the OpenAPI document stays public.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.appkeys import ENGINE, HASH_SECRET
+from bot.handlers import request_guard
+from bot.handlers.auth import request_token, resolved
 from bot.handlers.dept_openapi import openapi_document
 from bot.handlers.json_body import JsonBodyError, read_json
 from bot.handlers.json_replies import json_error, json_reply
@@ -38,17 +44,35 @@ from core.records import china_today
 from storage.departments import DepartmentInfo, department_for_key
 from storage.intake import Writer, write_retrying
 
-ROUTE = "/api/v1/dept/records"
-OPENAPI_ROUTE = "/api/v1/openapi.json"
+PREFIX = "/api/v1"
 MAX_RECORDS = 10_000
+#: 10,000 records of some 25 fields each, in Chinese, come to roughly 10-15 MB of JSON.
+BATCH_LIMIT = 32 * 1024 * 1024
+#: The department whose key authenticated the request (set by `_department`).
+DEPARTMENT = web.RequestKey("department", DepartmentInfo)
 
 
 def _api_key(request: web.Request) -> str:
-    authorization = request.headers.get("Authorization", "")
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.headers.get("X-Api-Key", "").strip()
+    """`Authorization: Bearer <key>`, or else the `X-Api-Key` header."""
+    return request_token(request) or request.headers.get("X-Api-Key", "").strip()
+
+
+@web.middleware
+async def _department(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every department route needs a valid, active key; the handler gets its department."""
+    if not resolved(request):
+        return await handler(request)
+    key = _api_key(request)
+    if not key:
+        return json_error(
+            "unauthorized", status=401, message="缺少 API 密钥：请在请求头中提供 Authorization: Bearer <密钥>"
+        )
+    async with request.config_dict[ENGINE].connect() as connection:
+        department = await department_for_key(connection, key)
+    if department is None:
+        return json_error("invalid_key", status=401, message="API 密钥无效或已停用")
+    request[DEPARTMENT] = department
+    return await handler(request)
 
 
 def _check_one(
@@ -119,15 +143,7 @@ def _writer(department: DepartmentInfo) -> Writer:
 
 
 async def post_records(request: web.Request) -> web.Response:
-    key = _api_key(request)
-    if not key:
-        return json_error(
-            "unauthorized", status=401, message="缺少 API 密钥：请在请求头中提供 Authorization: Bearer <密钥>"
-        )
-    async with request.app[ENGINE].connect() as connection:
-        department = await department_for_key(connection, key)
-    if department is None:
-        return json_error("invalid_key", status=401, message="API 密钥无效或已停用")
+    department = request[DEPARTMENT]
     try:
         body = await read_json(request, malformed=("malformed_json", "请求体不是合法的 JSON"))
     except JsonBodyError as error:
@@ -158,7 +174,7 @@ async def post_records(request: web.Request) -> web.Response:
     )
     if accepted:
         batch = [values for _, values in accepted]
-        engine, secret = request.app[ENGINE], request.app[HASH_SECRET]
+        engine, secret = request.config_dict[ENGINE], request.config_dict[HASH_SECRET]
         written = await write_retrying(engine, kind, batch, secret, _writer(department))
         for position, ((index, _), outcome) in enumerate(zip(accepted, written.outcomes, strict=True)):
             results[index]["status"] = outcome.value
@@ -175,5 +191,9 @@ async def get_openapi(_request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post(ROUTE, post_records)
-    app.router.add_get(OPENAPI_ROUTE, get_openapi)
+    api = web.Application()
+    api.router.add_get("/openapi.json", get_openapi)
+    dept = web.Application(middlewares=[_department])
+    request_guard.limit_body(dept, dept.router.add_post("/records", post_records), BATCH_LIMIT)
+    api.add_subapp("/dept", dept)
+    app.add_subapp(PREFIX, api)

@@ -1,7 +1,10 @@
 """One answer for every failed request: Chinese, in the documented shape, with a request id.
 
 API and JSON clients get `{"error": {"code", "message", "request_id"}}`; browsers get a small
-Chinese page. Three places can produce an error, and all three end here:
+Chinese page. `middleware` sits on the root application, so it also wraps every
+sub-application's routes and middlewares, and their unknown paths and methods (aiohttp
+resolves those inside the sub-application's prefix). Three places can produce an error, and all
+three end here:
 
 - a handler or aiohttp's router raises (unknown route, wrong method, body too large, a bug):
   `middleware` turns it into our answer and logs an unexpected exception once, with its
@@ -19,14 +22,12 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from functools import cache
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.handlers.json_replies import json_reply
-from core.render import TEMPLATES_DIR
+from core.render import environment
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,6 @@ def wants_json(request: web.BaseRequest) -> bool:
     return bool(_CHECK_ROUTE.match(request.path)) and "text/html" not in accept
 
 
-@cache
-def _pages() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]))
-
-
 def error_response(
     request: web.BaseRequest,
     status: int,
@@ -110,7 +106,7 @@ def error_response(
         body = {"error": {"code": code, "message": message, "request_id": rid}}
         return json_reply(body, status=status, headers=all_headers)
     html = (
-        _pages()
+        environment()
         .get_template("error.html")
         .render(status=status, title=title, message=message, request_id=rid)
     )

@@ -2,6 +2,10 @@
 
 Thin by design: the decisions live in `bot.reports` and `core`. A wrong number and a wrong
 code get byte-identical answers, so the routes cannot be used to find out which reports exist.
+
+The routes of report holders are sub-applications, one per prefix (`/v` verification, `/r`
+downloads), each with the rate limit as its middleware; they share one limiter, so an address
+has one budget across them. The published keys are for anyone and are not limited.
 """
 
 from __future__ import annotations
@@ -9,24 +13,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from functools import cache
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http import HttpProcessingError
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.handlers import request_guard
 from bot.handlers.errors import error_response
 from bot.handlers.json_replies import json_error, json_reply
 from bot.ratelimit import RateLimiter
 from bot.reports import REPORTS, report_service_context
-from core.render import TEMPLATES_DIR, qr_svg
+from core.render import environment, qr_svg
 from core.report_identity import normalize_report_no
 from storage.models import IssuedReport
 
 #: An issued report is well under a megabyte; 20 MB leaves room for a re-saved or scanned copy.
 MAX_UPLOAD = 20 * 1024 * 1024
-CHECK_ROUTE = "/v/{report_no}/check"
 _READ_SIZE = 256 * 1024
 _HASH_BLOCK = 1024 * 1024
 
@@ -38,17 +40,12 @@ MALFORMED_UPLOAD_MESSAGE = "上传的表单不完整或格式有误，请重新�
 LIMITER = web.AppKey("report_rate_limiter", RateLimiter)
 
 
-@cache
-def _pages() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]))
-
-
 def _wants_json(request: web.Request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
 def _page(status: int, **context: Any) -> web.Response:
-    html = _pages().get_template("verify.html").render(**context)
+    html = environment().get_template("verify.html").render(**context)
     return web.Response(status=status, text=html, content_type="text/html", charset="utf-8")
 
 
@@ -60,7 +57,8 @@ def _not_found(request: web.Request, report_no: str) -> web.Response:
 
 @web.middleware
 async def _rate_limit(request: web.Request, handler: Any) -> web.StreamResponse:
-    if request.path.startswith(("/v/", "/r/")) and not request.app[LIMITER].allow(request.remote or ""):
+    """Every request under the prefix counts, unknown paths too: probing them is enumeration as well."""
+    if not request.config_dict[LIMITER].allow(request.remote or ""):
         return error_response(request, 429, "rate_limited", LIMITED_MESSAGE)
     return await handler(request)
 
@@ -82,7 +80,7 @@ def verification_json(row: IssuedReport, valid: bool) -> dict[str, Any]:
 
 
 async def published_keys(request: web.Request) -> web.Response:
-    body = request.app[REPORTS].keys.published().to_json()
+    body = request.config_dict[REPORTS].keys.published().to_json()
     return json_reply(body, headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -91,7 +89,7 @@ async def verify(request: web.Request) -> web.Response:
     code = request.query.get("code", "")
     if not code and not _wants_json(request):
         return _page(200, state="form", report_no=report_no)
-    service = request.app[REPORTS]
+    service = request.config_dict[REPORTS]
     row = await service.find(report_no, code)
     if row is None:
         return _not_found(request, report_no)
@@ -99,13 +97,13 @@ async def verify(request: web.Request) -> web.Response:
     body = verification_json(row, await asyncio.to_thread(service.is_intact, row))
     if _wants_json(request):
         return json_reply(body)
-    return _page(200, state="found", r=body, links=service.links(row))
+    return _page(200, state="found", report_no=report_no, r=body, links=service.links(row))
 
 
 async def qr_code(request: web.Request) -> web.Response:
     """The QR image a chat client shows next to a report; it encodes the verification URL."""
     report_no = normalize_report_no(request.match_info["report_no"])
-    service = request.app[REPORTS]
+    service = request.config_dict[REPORTS]
     row = await service.find(report_no, request.query.get("code", ""))
     if row is None:
         return _not_found(request, report_no)
@@ -158,7 +156,7 @@ async def check_upload(request: web.Request) -> web.Response:
         return json_error("malformed_upload", MALFORMED_UPLOAD_MESSAGE)
     if sha256 is None:
         return json_error("bad_request", NO_FILE_MESSAGE)
-    row = await request.app[REPORTS].get(report_no)
+    row = await request.config_dict[REPORTS].get(report_no)
     match = row is not None and row.pdf_sha256 == sha256
     message = "上传文件与出具的报告完全一致。" if match else "上传文件与出具的报告不一致，或报告不存在。"
     if "text/html" in request.headers.get("Accept", ""):
@@ -168,7 +166,7 @@ async def check_upload(request: web.Request) -> web.Response:
 
 async def download(request: web.Request) -> web.StreamResponse:
     report_no = normalize_report_no(request.match_info["report_no"])
-    service = request.app[REPORTS]
+    service = request.config_dict[REPORTS]
     row = await service.find(report_no, request.query.get("code", ""))
     if row is None:
         return _not_found(request, report_no)
@@ -182,12 +180,22 @@ async def download(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _limited(limiter: RateLimiter) -> web.Application:
+    app = web.Application(middlewares=[_rate_limit])
+    app[LIMITER] = limiter
+    return app
+
+
 def setup(app: web.Application, per_minute: int = 30, burst: int = 20) -> None:
     app.cleanup_ctx.append(report_service_context)
-    app[LIMITER] = RateLimiter(per_minute=per_minute, burst=burst)
-    app.middlewares.append(_rate_limit)
     app.router.add_get("/.well-known/creditbot-keys.json", published_keys)
-    app.router.add_get("/v/{report_no}", verify)
-    app.router.add_post(CHECK_ROUTE, check_upload)
-    app.router.add_get("/v/{report_no}/qr.svg", qr_code)
-    app.router.add_get(r"/r/{report_no:[A-Za-z0-9]+}.pdf", download)
+    limiter = RateLimiter(per_minute=per_minute, burst=burst)
+    verification = _limited(limiter)
+    verification.router.add_get("/{report_no}", verify)
+    check = verification.router.add_post("/{report_no}/check", check_upload)
+    request_guard.limit_body(verification, check, MAX_UPLOAD)
+    verification.router.add_get("/{report_no}/qr.svg", qr_code)
+    app.add_subapp("/v", verification)
+    downloads = _limited(limiter)
+    downloads.router.add_get(r"/{report_no:[A-Za-z0-9]+}.pdf", download)
+    app.add_subapp("/r", downloads)

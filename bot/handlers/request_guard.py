@@ -6,10 +6,13 @@ compare text containing it, so a report number or code holding one would fail as
 
 A chat message needs a few kilobytes, a department batch of 10,000 records some megabytes and
 an uploaded report PDF up to 20 MB; one application-wide limit would let anyone send 20 MB to
-the chat. Each route therefore gets its own limit (`limit_body`); everything else gets
-`DEFAULT_LIMIT`. A declared `Content-Length` over the limit is refused at once, before a byte
-is read; a chunked body is cut off as soon as it passes the limit (`Request.read` enforces the
-request's `client_max_size`, which this middleware sets per route).
+the chat. Each route therefore gets its own limit (`limit_body`, on the application, root or
+sub-application, that holds the route); everything else gets `DEFAULT_LIMIT`. aiohttp itself
+sizes every request by the root application's `client_max_size`, whatever sub-application
+it reaches, so a sub-application's own `client_max_size` would be silently ignored.
+A declared `Content-Length` over the limit is refused at once, before a byte is read; a chunked
+body is cut off as soon as it passes the limit (`Request.read` enforces the request's
+`client_max_size`, which this middleware sets per route).
 
 Compressed bodies are refused (415), not inflated: ten kilobytes of gzip can expand to
 gigabytes. The application also turns aiohttp's automatic request decompression off
@@ -26,12 +29,17 @@ from bot.handlers.errors import error_response
 
 DEFAULT_LIMIT = 64 * 1024
 
-_LIMITS = web.AppKey("body_limits", dict[str, int])
+_LIMITS = web.AppKey("body_limits", dict[web.AbstractResource, int])
 
 
-def limit_body(app: web.Application, route: str, max_bytes: int) -> None:
-    """Allow bodies up to `max_bytes` on `route` (the pattern it was registered with)."""
-    app.setdefault(_LIMITS, {})[route] = max_bytes
+def limit_body(app: web.Application, route: web.AbstractRoute, max_bytes: int) -> None:
+    """Allow bodies up to `max_bytes` on `route`, which `app`'s router returned.
+
+    Keyed by the resource itself, not its path: a sub-application's paths change when it is
+    mounted under its prefix.
+    """
+    assert route.resource is not None
+    app.setdefault(_LIMITS, {})[route.resource] = max_bytes
 
 
 def human_size(size: int) -> str:
@@ -51,8 +59,13 @@ def too_large(request: web.BaseRequest, limit: int) -> web.Response:
 
 def _limit(request: web.Request) -> int:
     resource = request.match_info.route.resource
-    limits = request.app.get(_LIMITS, {})
-    return limits.get(resource.canonical, DEFAULT_LIMIT) if resource is not None else DEFAULT_LIMIT
+    if resource is None:
+        return DEFAULT_LIMIT
+    # Not `request.config_dict`: in this root middleware it holds only the root application.
+    for app in request.match_info.apps:
+        if resource in app.get(_LIMITS, {}):
+            return app[_LIMITS][resource]
+    return DEFAULT_LIMIT
 
 
 @web.middleware

@@ -10,10 +10,9 @@ import hashlib
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bot.appkeys import SETTINGS
-from core.render import TEMPLATES_DIR
+from core.render import TEMPLATES_DIR, environment
 
 STATIC_DIR = TEMPLATES_DIR / "static"
 ASSETS = ("chat.css", "chat.js")
@@ -64,14 +63,13 @@ async def chat_page(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Render the page once at start: it depends only on settings and asset versions, not on the user."""
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-    )
-    app[_PAGE] = environment.get_template("chat.html").render(
-        demo=app[SETTINGS].demo,
-        assets={name: f"/static/{name}?v={_asset_version(name)}" for name in ASSETS},
+    app[_PAGE] = (
+        environment()
+        .get_template("chat.html")
+        .render(
+            demo=app[SETTINGS].demo,
+            assets={name: f"/static/{name}?v={_asset_version(name)}" for name in ASSETS},
+        )
     )
     app.router.add_get("/", chat_page)
     app.router.add_static("/static/", STATIC_DIR)

@@ -19,9 +19,12 @@ system-packages:
 run: $(STAMP) system-packages
 	CREDITBOT_DEMO=1 $(VENV)/bin/creditbot serve
 
+# One throw-away PostgreSQL for both passes: the first runs everything on SQLite plus the chat
+# store's contract suite on PostgreSQL too, the second every database test on PostgreSQL.
+# Then the wheel alone must install and serve.
 test: $(STAMP) system-packages
-	$(PYTEST) -q
-	bash scripts/with-postgres.sh $(PYTEST) -q
+	bash scripts/with-postgres.sh sh -c 'CREDITBOT_TEST_DB=sqlite $(PYTEST) -q && CREDITBOT_TEST_DB=postgresql $(PYTEST) -q'
+	bash scripts/check-wheel.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

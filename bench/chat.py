@@ -12,7 +12,9 @@ Run: .venv/bin/python -m bench.chat [--users 50] [--rounds 8]
    per request, driven by the same client at the same concurrency.
 
 Prints turns/s, p50 and p99 of the non-rendering turns, the rendering turns separately, the
-bare handler's requests/s and the ratio. Goals at 50 users: ratio ≥ 0.6, p99 ≤ 50 ms.
+bare handler's requests/s and the ratio. Goals at 50 users: ratio ≥ 0.6, p99 ≤ 50 ms. Then the
+same dialogs again, each user pacing its messages so that all together offer half the rate just
+measured: the p99 there is what users feel on a service that is busy but not saturated.
 """
 
 from __future__ import annotations
@@ -159,8 +161,17 @@ class SimulatedUser:
         self.timings = timings
         self.user = f"bench-{uuid.uuid4().hex[:12]}"
         self.last: list[dict[str, Any]] = []
+        #: Seconds between this user's messages when pacing (None: as fast as answers come).
+        self.interval: float | None = None
+        self._next_at = 0.0
+
+    def pace(self, interval: float, offset: float) -> None:
+        self.interval, self._next_at = interval, time.perf_counter() + offset
 
     async def send(self, *, rendering: bool = False, **message: str) -> list[dict[str, Any]]:
+        if self.interval is not None:
+            await asyncio.sleep(max(0.0, self._next_at - time.perf_counter()))
+            self._next_at = max(self._next_at, time.perf_counter()) + self.interval
         body = {"user": self.user, "msg_id": uuid.uuid4().hex, **message}
         started = time.perf_counter()
         async with self.session.post(f"{self.base}/api/chat", json=body) as response:
@@ -229,11 +240,26 @@ async def _run_chat(base: str, session: aiohttp.ClientSession, businesses: list[
     for _ in range(rounds):
         await asyncio.gather(*(u.dialog_round() for u in users))
     dialog = Phase(list(timings.turns), time.perf_counter() - started)
+    paced = await _paced(users, rounds, timings, len(dialog.latencies) / dialog.seconds / 2)
     render_started = time.perf_counter()
     await asyncio.gather(*(u.issue() for u in users))
     rendering = Phase(timings.renders, time.perf_counter() - render_started)
-    after = Phase(timings.turns[len(dialog.latencies) :], rendering.seconds)
-    return identity, dialog, rendering, after
+    after = Phase(timings.turns[len(dialog.latencies) + len(paced.latencies) :], rendering.seconds)
+    return identity, dialog, paced, rendering, after
+
+
+async def _paced(users: list[SimulatedUser], rounds: int, timings: Timings, rate: float) -> Phase:
+    """The dialog rounds again with every user sending at `rate` / len(users) messages a second."""
+    interval = len(users) / rate
+    for index, user in enumerate(users):
+        user.pace(interval, offset=interval * index / len(users))
+    before = len(timings.turns)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        await asyncio.gather(*(u.dialog_round() for u in users))
+    for user in users:
+        user.interval = None
+    return Phase(timings.turns[before:], time.perf_counter() - started)
 
 
 # --- the bare handler --------------------------------------------------------------------------
@@ -314,7 +340,7 @@ async def main(users: int, rounds: int) -> None:
                 await _wait_ready(session, f"http://127.0.0.1:{port}", service)
                 await _wait_idle(service.pid)
                 await _wait_ready(session, f"http://127.0.0.1:{bare_port}", bare)
-                identity, dialog, rendering, after = await _run_chat(
+                identity, dialog, paced, rendering, after = await _run_chat(
                     f"http://127.0.0.1:{port}", session, businesses, rounds
                 )
                 per_user = len(dialog.latencies) // users
@@ -330,6 +356,7 @@ async def main(users: int, rounds: int) -> None:
     print(f"users: {users}, dialog rounds per user: {rounds}, CPUs: {os.cpu_count()}")
     print(identity.line("  identity turns (incl. reading codes from /dev/outbox)"))
     print(dialog.line("chat turns, identity + report dialogs, no rendering"))
+    print(paced.line("chat turns offered at half that rate (users pacing their messages)"))
     print(rendering.line("rendering turns (confirm → signed PDF)"))
     print(after.line("  non-rendering turns during the rendering phase"))
     print(bare.line("bare aiohttp handler, aiosqlite SELECT + INSERT"))

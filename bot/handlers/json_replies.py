@@ -7,14 +7,15 @@ a response in a terminal can understand it.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """orjson writes UTF-8 as it is (no \\u escapes), several times faster than the json module."""
+    return orjson.dumps(value).decode()
 
 
 def json_reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.dialogs.base import ReportLinks
 from bot.reports import ReportService
 from core.domains import domain_by_number
 from core.periods import Period
+from core.report_identity import ReportLinks
 
 CHANNEL = "chat"
 
@@ -30,5 +30,4 @@ class ServiceIssuer:
         return self.links(issued.row)
 
     def links(self, row: Any) -> ReportLinks:
-        links = self.service.links(row)
-        return ReportLinks(row.report_no, links.pdf_url, links.verify_url, links.qr_url)
+        return self.service.links(row)

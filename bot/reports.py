@@ -39,14 +39,15 @@ from bot.render_pool import create_pool, render_signed_pdf, start_workers
 from core.domains import Domain
 from core.periods import Period
 from core.records import china_today
-from core.render import verify_url
 from core.report import ReportError, assemble_report, check_entity, report_content
 from core.report_identity import (
     CODE_LENGTH,
+    ReportLinks,
     is_valid_report_no,
     make_report_no,
     new_verification_code,
     normalize_code,
+    report_links,
 )
 from core.signing import canonical_json, sign_content, verify_content
 from storage.issued import (
@@ -78,15 +79,6 @@ _NO_CODE = "3" * CODE_LENGTH
 
 class EntityNotFoundError(ReportError):
     pass
-
-
-@dataclass(frozen=True)
-class ReportLinks:
-    """Where a holder downloads, a verifier checks, and a chat client fetches the QR image."""
-
-    pdf_url: str
-    verify_url: str
-    qr_url: str
 
 
 @dataclass(frozen=True)
@@ -327,12 +319,7 @@ class ReportService:
         return await issued_report(self.sessions, report_no)
 
     def links(self, row: IssuedReport) -> ReportLinks:
-        query = f"?code={row.verify_code}"
-        return ReportLinks(
-            pdf_url=f"{self.base_url}/r/{row.report_no}.pdf{query}",
-            verify_url=verify_url(self.base_url, row.report_no, row.verify_code),
-            qr_url=f"{self.base_url}/v/{row.report_no}/qr.svg{query}",
-        )
+        return report_links(self.base_url, row.report_no, row.verify_code)
 
     def pdf_bytes(self, row: IssuedReport) -> bytes:
         """The issued bytes, also in the moment between a row's commit and its file's rename."""

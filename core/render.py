@@ -23,6 +23,7 @@ from core.domains import DOMAINS
 from core.periods import Period
 from core.records import EntityInfo, RecordKind, cn_date
 from core.report import KIND_ORDER, Report, ReportItem, assemble_report
+from core.report_identity import verify_url
 
 #: The checkout's templates/ folder, installed as the package `creditbot_templates` (pyproject.toml).
 TEMPLATES_DIR = Path(str(resources.files("creditbot_templates")))
@@ -172,10 +173,6 @@ def qr_svg(url: str) -> str:
 
 def qr_data_uri(url: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(qr_svg(url).encode("utf-8")).decode("ascii")
-
-
-def verify_url(base_url: str, report_no: str, code: str) -> str:
-    return f"{base_url.rstrip('/')}/v/{report_no}?code={code}"
 
 
 def render_html(report: Report, *, code: str, base_url: str) -> str:

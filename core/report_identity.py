@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import date
 
 from core.uscc import ALPHABET
@@ -62,3 +63,29 @@ def new_verification_code() -> str:
 def normalize_code(text: str) -> str:
     """Codes are read off paper: ignore case, spaces and the dash people add in the middle."""
     return "".join(ch for ch in text.upper() if ch not in " -\t")
+
+
+@dataclass(frozen=True)
+class ReportLinks:
+    """Where a holder downloads, a verifier checks, and a chat client fetches the QR image."""
+
+    report_no: str
+    pdf_url: str
+    verify_url: str
+    qr_url: str
+
+
+def verify_url(base_url: str, report_no: str, code: str) -> str:
+    """The verification page, as the QR code on the report encodes it."""
+    return f"{base_url.rstrip('/')}/v/{report_no}?code={code}"
+
+
+def report_links(base_url: str, report_no: str, code: str) -> ReportLinks:
+    base = base_url.rstrip("/")
+    query = f"?code={code}"
+    return ReportLinks(
+        report_no=report_no,
+        pdf_url=f"{base}/r/{report_no}.pdf{query}",
+        verify_url=verify_url(base, report_no, code),
+        qr_url=f"{base}/v/{report_no}/qr.svg{query}",
+    )

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.dialogs.base import ReportLinks, Services
+from bot.dialogs.base import Services
 from bot.dialogs.state import ConversationState, IdentityStep, load_state
 from bot.engine import APOLOGY
 from core.periods import Period
+from core.report_identity import ReportLinks
 from storage.chat.group_commit import GroupCommit, TurnWrite
 from storage.chat.turn import Loaded
 from storage.models import CodeRequest, Conversation, IssuedReport, OutboxMessage

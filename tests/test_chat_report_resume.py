@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.dialogs.base import ReportLinks, Services
+from bot.dialogs.base import Services
 from core.periods import Period
+from core.report_identity import ReportLinks
 from storage.db import session_factory
 from storage.models import IssuedReport
 from storage.processes import ServiceProcesses

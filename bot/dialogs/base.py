@@ -21,6 +21,7 @@ from bot.dialogs.state import ConversationState, Flow, ReportData, clone
 from bot.sms import SmsSender
 from core.periods import Period
 from core.records import china_today
+from core.report_identity import ReportLinks
 from core.throttle import Counter, Scope, SentCodes, ThrottleLimits
 from storage.chat.store import BoundEntity, EntityRow, IssuedRow
 from storage.processes import LOCAL_PROCESS, ProcessRegistry
@@ -100,14 +101,6 @@ class TurnStore(Protocol):
     async def recent_reports(self, usccs: list[str], limit: int = 10) -> list[IssuedRow]: ...
 
     async def issued(self, report_no: str) -> IssuedRow | None: ...
-
-
-@dataclass(frozen=True)
-class ReportLinks:
-    report_no: str
-    pdf_url: str
-    verify_url: str
-    qr_url: str
 
 
 class Issuer(Protocol):

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from bot.dialogs import identity
-from bot.dialogs.base import Ctx, Deferred, Inbound, ReportLinks, is_yes, squash
+from bot.dialogs.base import Ctx, Deferred, Inbound, is_yes, squash
 from bot.dialogs.menu import detect_task
 from bot.dialogs.state import Ambiguity, Issue, ReportData, ReportFlow, require_handlers
 from bot.dialogs.state import ReportStep as Step
@@ -40,6 +40,7 @@ from core.periods import (
 )
 from core.records import DATA_START, cn_date
 from core.report import ReportError, check_entity
+from core.report_identity import ReportLinks
 
 NAME = "report"
 TITLE = "开具信用报告"

@@ -9,13 +9,13 @@ domains is returned as ambiguous so the dialog can ask instead of guessing.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from enum import Enum, auto
 
 from rapidfuzz import fuzz, process
 
 from core.domains import DOMAINS, Domain, all_names
+from core.text import FULL_WIDTH_BRACKETS, fold_keeping_positions
 
 
 @dataclass(frozen=True)
@@ -159,16 +159,7 @@ _LONGEST = max(len(word) for word in _LEXICONS[True])
 
 
 def _fold(text: str) -> str:
-    """NFKC one character at a time, so positions stay those of the original text."""
-    return "".join(_fold_char(char) for char in text)
-
-
-def _fold_char(char: str) -> str:
-    folded = unicodedata.normalize("NFKC", char)
-    if len(folded) != 1:
-        return char
-    # The catalogue writes 应急管理（安全生产） with full-width brackets.
-    return {"(": "（", ")": "）"}.get(folded, folded)
+    return fold_keeping_positions(text, FULL_WIDTH_BRACKETS)
 
 
 def _scan(text: str, reply: bool) -> list[_Token]:

@@ -7,10 +7,10 @@ copied from it verbatim. The seed writes 人力社保 in its text and 人社社�
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from core.records import KIND_BY_LABEL, RecordKind
+from core.text import FULL_WIDTH_BRACKETS, fold
 
 
 @dataclass(frozen=True)
@@ -227,10 +227,9 @@ _SUFFIXES = ("领域", "方面", "部门", "类")
 
 def normalize(text: str) -> str:
     """Fold full-width forms, drop spaces and trailing words like 领域 that people add."""
-    folded = unicodedata.normalize("NFKC", text).strip()
-    folded = "".join(folded.split())
-    # NFKC turns the full-width brackets of 应急管理（安全生产） into ASCII ones; restore them.
-    folded = folded.replace("(", "（").replace(")", "）")
+    folded = "".join(fold(text).split())
+    for ascii_bracket, full_width in FULL_WIDTH_BRACKETS.items():
+        folded = folded.replace(ascii_bracket, full_width)
     for suffix in _SUFFIXES:
         if folded.endswith(suffix) and len(folded) > len(suffix):
             folded = folded[: -len(suffix)]

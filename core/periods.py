@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import calendar
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from core.records import DATA_START, cn_date
+from core.text import fold_keeping_positions
 
 #: The national notice (发改财金〔2025〕565号) lets the owner choose a period of at most five years.
 MAX_YEARS = 5
@@ -309,12 +309,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], _Builder], ...] = (
 
 def _fold(text: str) -> str:
     """Full-width digits and punctuation to ASCII, one character for one, so spans stay valid."""
-    return "".join(_fold_char(char) for char in text)
-
-
-def _fold_char(char: str) -> str:
-    folded = unicodedata.normalize("NFKC", char)
-    return folded if len(folded) == 1 else char
+    return fold_keeping_positions(text)
 
 
 def find_period(text: str, today: date) -> tuple[Period, tuple[int, int]] | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import unicodedata
+
+from core.text import compact
 
 
 def normalize_id_number(id_number: str) -> str:
     """ID numbers arrive with full-width digits, spaces and a lower-case x check character."""
-    folded = unicodedata.normalize("NFKC", id_number)
-    return "".join(folded.split()).upper()
+    return compact(id_number)
 
 
 def keyed_hash(secret: bytes, value: str) -> str:

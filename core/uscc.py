@@ -9,7 +9,8 @@ of those slips is the only thing wrong, offers the corrected code instead of gue
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from core.text import fold
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 #: Each character's value in the check-character sum.
@@ -45,8 +46,7 @@ class UsccError(ValueError):
 
 
 def normalize_uscc(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).upper()
-    return _SEPARATORS.sub("", folded)
+    return _SEPARATORS.sub("", fold(text).upper())
 
 
 def check_character(first17: str) -> str:
@@ -124,7 +124,7 @@ def find_uscc(text: str) -> str | None:
     A valid code wins; otherwise an 18-character run, so the caller can report what is wrong
     with it; otherwise a code-like run one character short or long, for the length message.
     """
-    candidates = _candidates(unicodedata.normalize("NFKC", text).upper())
+    candidates = _candidates(fold(text).upper())
     exact = [c for c in candidates if len(c) == LENGTH]
     for candidate in exact:
         if is_valid_uscc(candidate):

@@ -8,7 +8,6 @@ test drives it through the engine alone.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from bot.sms import SmsSender
 from core.periods import Period
 from core.records import china_today
 from core.report_identity import ReportLinks
+from core.text import fold
 from core.throttle import Counter, Scope, SentCodes, ThrottleLimits
 from storage.chat.store import BoundEntity, EntityRow, IssuedRow
 from storage.processes import LOCAL_PROCESS, ProcessRegistry
@@ -57,7 +57,7 @@ _PUNCTUATION = re.compile(r"[\s。，,.!！?？~～、；;：:“”\"'‘’]+"
 @lru_cache(maxsize=4096)
 def squash(text: str) -> str:
     """Cached: option labels are squashed on every turn that offers them, and they repeat."""
-    return _PUNCTUATION.sub("", unicodedata.normalize("NFKC", text))
+    return _PUNCTUATION.sub("", fold(text))
 
 
 _YES = {"是", "是的", "对", "对的", "没错", "确认", "确定", "好", "好的", "可以", "嗯", "yes", "y", "ok"}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -24,6 +23,7 @@ from bot.dialogs.state import IdentityData, IdentityFlow, ReportData, require_ha
 from bot.dialogs.state import IdentityStep as Step
 from core.personal_data import id_tail_hash, keyed_hash, mask_phone
 from core.records import CHINA_TZ
+from core.text import compact, fold
 from core.throttle import HOUR, Counter, Scope, after_failure, next_code_allowed, remaining
 from core.uscc import UsccError, find_uscc, validate_uscc
 from storage.chat.store import EntityRow
@@ -210,7 +210,7 @@ async def _on_id_tail(ctx: Ctx, message: Inbound) -> None:
     counters = await _guarded(ctx)
     if counters is None:
         return
-    tail = unicodedata.normalize("NFKC", message.text).replace(" ", "").upper()
+    tail = compact(message.text)
     if len(tail) != 6 or not tail[:5].isdigit() or not (tail[5].isdigit() or tail[5] == "X"):
         ctx.say("请输入6位：身份证号码的最后6位是数字，最后一位也可能是X。")
         return
@@ -260,7 +260,7 @@ def _code_hash(ctx: Ctx, code: str) -> str:
 
 
 def _name_hash(ctx: Ctx, name: str) -> str:
-    folded = "".join(unicodedata.normalize("NFKC", name).split()).replace("•", "·").replace(".", "·")
+    folded = "".join(fold(name).split()).replace("•", "·").replace(".", "·")
     return keyed_hash(ctx.services.hash_secret, f"rep:{_uscc(ctx)}:{folded}")
 
 
@@ -277,7 +277,7 @@ async def _on_code(ctx: Ctx, message: Inbound) -> None:
     if data.code_hash is None or data.code_expires is None:
         _ask_code(ctx, NOT_SENT)
         return
-    code = "".join(ch for ch in unicodedata.normalize("NFKC", message.text) if ch.isdigit())
+    code = "".join(ch for ch in fold(message.text) if ch.isdigit())
     if len(code) != 6:
         _ask_code(ctx, "请输入短信中的6位数字验证码。")
         return

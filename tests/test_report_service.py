@@ -244,3 +244,22 @@ async def test_a_stored_report_altered_on_disk_is_reported_invalid(client, setti
     assert body["valid"] is False
     page = await (await client.get(url, params={"code": row.verify_code})).text()
     assert "签名校验未通过" in page and "报告真实有效" not in page
+
+
+async def test_a_report_whose_file_was_lost_answers_404_in_chinese_not_500(
+    client, settings: Settings
+) -> None:
+    row = (await _issue(client)).row
+    (settings.data_dir / "reports" / row.pdf_path).unlink()
+    url = f"/r/{row.report_no}.pdf"
+    as_json = await client.get(url, params={"code": row.verify_code}, headers={"Accept": "application/json"})
+    assert as_json.status == 404
+    assert (await as_json.json())["error"]["code"] == "file_missing"
+    page = await client.get(url, params={"code": row.verify_code}, headers={"Accept": "text/html"})
+    assert page.status == 404
+    assert "该报告的文件暂时无法下载，平台已记录此问题。" in await page.text()
+    # The verification page still answers, and says the stored file is not intact.
+    verified = await client.get(
+        f"/v/{row.report_no}", params={"code": row.verify_code}, headers={"Accept": "application/json"}
+    )
+    assert verified.status == 200 and (await verified.json())["valid"] is False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -32,7 +33,12 @@ MAX_UPLOAD = 20 * 1024 * 1024
 _READ_SIZE = 256 * 1024
 _HASH_BLOCK = 1024 * 1024
 
+log = logging.getLogger(__name__)
+
 NOT_FOUND_MESSAGE = "未找到该报告，或核验码不正确。请核对报告编号和核验码（见报告首页）。"
+FILE_MISSING_MESSAGE = (
+    "该报告的文件暂时无法下载，平台已记录此问题。报告内容仍可在核验页面核对；如需文件，请联系平台运维人员。"
+)
 LIMITED_MESSAGE = "查询过于频繁，请稍后再试。"
 NO_FILE_MESSAGE = "请以 multipart 表单字段 file 上传 PDF 文件。"
 MALFORMED_UPLOAD_MESSAGE = "上传的表单不完整或格式有误，请重新选择 PDF 文件上传。"
@@ -170,8 +176,17 @@ async def download(request: web.Request) -> web.StreamResponse:
     row = await service.find(report_no, request.query.get("code", ""))
     if row is None:
         return _not_found(request, report_no)
+    try:
+        pdf = await asyncio.to_thread(service.pdf_bytes, row)
+    except FileNotFoundError:
+        # The row says it was issued, the disk has lost it: the operator must know, the holder
+        # gets a clear answer (the verification page still shows the signed content).
+        log.error("issued report file missing", extra={"report_no": row.report_no})
+        if _wants_json(request):
+            return json_error("file_missing", FILE_MISSING_MESSAGE, status=404)
+        return _page(404, state="not_found", report_no=report_no, message=FILE_MISSING_MESSAGE)
     return web.Response(
-        body=await asyncio.to_thread(service.pdf_bytes, row),
+        body=pdf,
         content_type="application/pdf",
         headers={
             "Content-Disposition": f'attachment; filename="{row.report_no}.pdf"',

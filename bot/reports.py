@@ -25,7 +25,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -123,10 +122,12 @@ class ReportService:
 
     def start_warming(self, workers: int) -> None:
         """Start and warm the render workers in the background (the pool spawns lazily)."""
-        self._warming = asyncio.create_task(_warm(self.executor, workers))
+        self._warming = asyncio.create_task(start_workers(self.executor, workers))
+        self._warming.add_done_callback(_log_warm_failure)
 
     async def ready(self) -> None:
-        """Wait until the render workers are warm, e.g. before timing them."""
+        """Wait until the render workers are warm, e.g. before timing them; BrokenProcessPool
+        when they could not start (readiness says so instead of claiming to be ready)."""
         if self._warming is not None:
             await asyncio.shield(self._warming)
 
@@ -415,8 +416,6 @@ async def report_service_context(app: web.Application) -> AsyncIterator[None]:
     await processes.stop()
 
 
-async def _warm(pool: Executor, workers: int) -> None:
-    try:
-        await start_workers(pool, workers)
-    except BrokenProcessPool:
-        log.exception("render workers failed to start")
+def _log_warm_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("render workers failed to start", exc_info=error)

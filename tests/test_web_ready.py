@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+import pytest
+
+from bot import reports
 from bot.app import create_app
 from bot.appkeys import ENGINE
 from bot.config import Settings
@@ -52,5 +59,30 @@ async def test_not_ready_while_the_database_cannot_be_reached(aiohttp_client, tm
         "database": "unavailable",
         "render_workers": 1,
         "message": "服务尚未就绪：数据库暂时无法访问，请稍后再试。",
+    }
+    assert (await client.get("/healthz")).status == 200
+
+
+def _dying_pool(workers: int) -> ProcessPoolExecutor:
+    """Render workers that die as they start, as with a missing font library or too little memory."""
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=os._exit, initargs=(3,)
+    )
+
+
+async def test_not_ready_when_the_render_workers_cannot_start(
+    aiohttp_client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reports, "create_pool", _dying_pool)
+    client = await aiohttp_client(create_app(settings))
+    with pytest.raises(BrokenProcessPool):
+        await client.app[REPORTS].ready()
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert await response.json() == {
+        "status": "not_ready",
+        "database": "ok",
+        "render_workers": 0,
+        "message": "服务尚未就绪：报告渲染进程启动失败，暂时无法出具报告（详见服务日志），请稍后再试。",
     }
     assert (await client.get("/healthz")).status == 200

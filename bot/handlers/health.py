@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures.process import BrokenProcessPool
 
 from aiohttp import web
 from sqlalchemy import text
@@ -41,18 +42,22 @@ async def _database_ok(request: web.Request) -> bool:
     return True
 
 
-async def _workers_warm(request: web.Request) -> bool:
+async def _workers_state(request: web.Request) -> str:
+    """ "warm", "warming", or "failed" when the workers could not start at all."""
     try:
         await asyncio.wait_for(request.app[REPORTS].ready(), WARM_WAIT)
     except TimeoutError:
-        return False
-    return True
+        return "warming"
+    except BrokenProcessPool:
+        return "failed"
+    return "warm"
 
 
 async def readyz(request: web.Request) -> web.Response:
     """`{"status", "database", "render_workers"}`; `render_workers` counts the workers known warm."""
     database_ok = await _database_ok(request)
-    warm = await _workers_warm(request)
+    workers_state = await _workers_state(request)
+    warm = workers_state == "warm"
     workers = request.app[SETTINGS].render_workers
     body: dict[str, object] = {
         "status": "ready" if database_ok and warm else "not_ready",
@@ -62,8 +67,10 @@ async def readyz(request: web.Request) -> web.Response:
     problems = []
     if not database_ok:
         problems.append("数据库暂时无法访问")
-    if not warm:
+    if workers_state == "warming":
         problems.append(f"报告渲染进程（{workers} 个）正在启动预热")
+    elif workers_state == "failed":
+        problems.append("报告渲染进程启动失败，暂时无法出具报告（详见服务日志）")
     if not problems:
         return json_reply(body)
     body["message"] = "服务尚未就绪：" + "；".join(problems) + "，请稍后再试。"

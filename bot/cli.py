@@ -14,7 +14,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from bot.config import Settings
+from bot.config import SettingError, Settings
 from bot.logs import configure_logging
 from storage.db import create_engine, upgrade
 
@@ -75,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SettingError as error:
+        print(error, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+class SettingError(ValueError):
+    """An environment variable that cannot be read; the message says which, in Chinese."""
+
+
 @dataclass(frozen=True)
 class Setting:
     """How one environment variable is read and documented; the default lives with the field."""
@@ -39,7 +43,11 @@ class Setting:
     unit: timedelta | None = None
 
     def read(self, text: str) -> Any:
-        value = self.parse(text)
+        try:
+            value = self.parse(text)
+        except ValueError:
+            expected = "一个整数" if self.parse is int else "有效的值"
+            raise SettingError(f"环境变量 {self.env} 的值“{text}”无法使用：应为{expected}。") from None
         return value * self.unit if self.unit is not None else value
 
     def show(self, default: Any) -> str:

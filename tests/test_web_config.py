@@ -7,6 +7,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
+from bot.cli import main
 from bot.config import LIMITS, Settings, markdown_table
 from core.throttle import ThrottleLimits
 
@@ -68,3 +71,9 @@ def test_every_variable_reaches_its_setting() -> None:
     )
     assert Settings.from_env({}) == Settings()
     assert Settings.from_env({"CREDITBOT_DEMO": "0"}).demo is False
+
+
+def test_an_unreadable_setting_is_named_in_chinese(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("CREDITBOT_PORT", "abc")
+    assert main(["db", "upgrade"]) == 2
+    assert capsys.readouterr().err == "环境变量 CREDITBOT_PORT 的值“abc”无法使用：应为一个整数。\n"

@@ -13,10 +13,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot import replies
-from bot.dialogs.state import ConversationState, Flow, ReportData, clone
+from bot.dialogs.state import (
+    ConversationState,
+    Flow,
+    IdentityFlow,
+    MyReportsFlow,
+    ReportData,
+    ReportFlow,
+    clone,
+)
 from bot.sms import SmsSender
 from core.periods import Period
 from core.records import china_today
@@ -25,6 +33,8 @@ from core.text import fold
 from core.throttle import Counter, Scope, SentCodes, ThrottleLimits
 from storage.chat.store import BoundEntity, EntityRow, IssuedRow
 from storage.processes import LOCAL_PROCESS, ProcessRegistry
+
+F = TypeVar("F", IdentityFlow, ReportFlow, MyReportsFlow)
 
 #: How many steps 返回 can go back.
 HISTORY_LIMIT = 20
@@ -163,6 +173,12 @@ class Ctx:
     @property
     def flow(self) -> Flow | None:
         return self.state.flow
+
+    def current(self, kind: type[F]) -> F:
+        """The current flow as the dialog that owns it knows it; only that dialog calls this."""
+        flow = self.state.flow
+        assert isinstance(flow, kind), f"{kind.__name__} is not the current flow"
+        return flow
 
     @property
     def flow_name(self) -> str | None:

@@ -57,9 +57,7 @@ async def start(ctx: Ctx, text: str = "", then: ReportData | None = None) -> Non
 
 
 def _data(ctx: Ctx) -> IdentityData:
-    flow = ctx.flow
-    assert isinstance(flow, IdentityFlow), "called only while this flow is current"
-    return flow.data
+    return ctx.current(IdentityFlow).data
 
 
 async def prompt(ctx: Ctx) -> None:
@@ -80,13 +78,7 @@ async def prompt(ctx: Ctx) -> None:
 
 
 async def handle(ctx: Ctx, message: Inbound) -> None:
-    await _HANDLERS[_flow_step(ctx)](ctx, message)
-
-
-def _flow_step(ctx: Ctx) -> Step:
-    step = ctx.step
-    assert isinstance(step, Step)
-    return step
+    await _HANDLERS[ctx.current(IdentityFlow).step](ctx, message)
 
 
 def _entity_key(uscc: str) -> str:
@@ -104,7 +96,7 @@ async def _counters(ctx: Ctx, uscc: str) -> Counters:
     return {subject: await ctx.store.throttle(*subject) for subject in _subjects(ctx, uscc)}
 
 
-async def _guarded(ctx: Ctx, *, refuse_locked: bool = True) -> Counters | None:
+async def _guarded(ctx: Ctx) -> Counters | None:
     """Hold the entity's key for the rest of the turn and read its counters fresh.
 
     None when a lock refuses the step (the answer is already given and the flow ended).
@@ -112,7 +104,7 @@ async def _guarded(ctx: Ctx, *, refuse_locked: bool = True) -> Counters | None:
     uscc = _uscc(ctx)
     await ctx.hold(_entity_key(uscc))
     counters = await _counters(ctx, uscc)
-    if refuse_locked and _refuse_if_locked(ctx, counters):
+    if _refuse_if_locked(ctx, counters):
         return None
     return counters
 
@@ -181,10 +173,8 @@ async def _take_uscc(ctx: Ctx, text: str) -> None:
 
 
 async def _on_confirm(ctx: Ctx, message: Inbound) -> None:
-    counters = await _guarded(ctx, refuse_locked=False)
-    assert counters is not None
     if is_yes(message):
-        if _refuse_if_locked(ctx, counters):
+        if await _guarded(ctx) is None:
             return
         ctx.goto(Step.LEGAL_REP)
     elif is_no(message):

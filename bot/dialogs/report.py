@@ -82,15 +82,11 @@ async def resume(ctx: Ctx, data: ReportData) -> None:
 
 
 def _data(ctx: Ctx) -> ReportData:
-    flow = ctx.flow
-    assert isinstance(flow, ReportFlow), "called only while this flow is current"
-    return flow.data
+    return ctx.current(ReportFlow).data
 
 
 def _step(ctx: Ctx) -> Step | None:
-    step = ctx.step
-    assert step is None or isinstance(step, Step)
-    return step
+    return ctx.current(ReportFlow).step
 
 
 async def prompt(ctx: Ctx) -> None:
@@ -466,8 +462,7 @@ async def finish_issuing(ctx: Ctx, outcome: Any) -> None:
         ctx.end()
     else:
         ctx.say("抱歉，报告生成时出现了问题，请稍后重试。")
-        flow = ctx.flow
-        assert isinstance(flow, ReportFlow)
+        flow = ctx.current(ReportFlow)
         flow.data.issue = None
         flow.step = Step.CONFIRM
         await _ask(ctx, Step.CONFIRM)
